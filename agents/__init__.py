@@ -1,0 +1,1 @@
+"""Allocation policies behind one interface: baselines now, learned PPO agents later."""

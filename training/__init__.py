@@ -1,0 +1,1 @@
+"""Training stack: RLlib PPO, federated averaging with differential privacy."""
