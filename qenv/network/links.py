@@ -9,10 +9,10 @@ w = w0[l] · decay[l]^age, so decoherence costs nothing per slot.
 Conventions (DESIGN.md §1): a pair has age 0 in the slot it is generated; it is
 usable while age ≤ cutoff and discarded at the start of the first slot in which
 its age would exceed the cutoff. Each pair occupies one qubit of memory at both
-end nodes; a node never holds more pairs than its ``memory``. Heralds that find
-no free qubit are lost: when more links herald at a node in one slot than it has
-free qubits, heralds are served in a random order and those ranked beyond the
-free count at either end are dropped.
+end nodes; a node never holds more pairs than its ``memory``. A link attempts
+only while both end nodes have a free qubit; when more links herald at a node in
+one slot than it has free qubits, heralds are served in a random order and those
+ranked beyond the free count at either end are lost (``lost_heralds``).
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class LinkStore:
         # when that slot's pairs pass the cutoff (no full scan per slot).
         self._born: dict[int, IntArray] = {}
         self.generated = 0
+        self.consumed = 0
         self.expired = 0
         self.lost_heralds = 0
 
@@ -118,13 +119,17 @@ class LinkStore:
         """Links with a free slot herald with probability ``p_gen``; returns those that stored."""
         herald = rng.random(self.n_links) < self.p_gen
         herald &= self.count < self.capacity
+        full = self.node_used >= self.node_memory
+        if full.any():
+            herald &= ~(full[self.ends[:, 0]] | full[self.ends[:, 1]])
         idx = np.flatnonzero(herald)
         if idx.size == 0:
             return herald
         u, v = self.ends[idx, 0], self.ends[idx, 1]
-        free = self.node_memory - self.node_used
-        demand = np.bincount(u, minlength=self.n_nodes) + np.bincount(v, minlength=self.n_nodes)
-        if (demand > free).any():
+        both = np.concatenate([u, v])
+        if np.unique(both).size < both.size:
+            # Several heralds share a node: serve them in a random order within free memory.
+            free = self.node_memory - self.node_used
             perm = rng.permutation(idx.size)
             idx, u, v = idx[perm], u[perm], v[perm]
             rank = group_rank(np.concatenate([u, v]), self.n_nodes)
@@ -194,6 +199,7 @@ class LinkStore:
         w = self.w0[links] * self.decay[links] ** (self.t - birth)
         self.birth[links, slot] = EMPTY
         self._release(links, np.ones(links.size, dtype=np.int64))
+        self.consumed += int(links.size)
         return w, birth
 
     def clear(self, links: IntArray) -> None:
