@@ -36,6 +36,8 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+from qenv.checks import check_positive_int
+
 __all__ = [
     "EARTH_RADIUS_KM",
     "MIN_LENGTH_KM",
@@ -85,12 +87,7 @@ def _check_rng(rng: object) -> np.random.Generator:
     return rng
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
+_check_int = check_positive_int  # one integer check for the whole package
 
 
 def _check_positive(name: str, value: object) -> float:

@@ -33,6 +33,8 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from qenv.checks import check_positive_int
+
 __all__ = [
     "DEFAULT_DT",
     "F_MAX",
@@ -93,12 +95,7 @@ def _check_unit(name: str, value: float) -> float:
     return float(value)
 
 
-def _check_int(name: str, value: int, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
+_check_int = check_positive_int  # one integer check for the whole package
 
 
 def _float_range(name: str, value: float | tuple[float, float]) -> tuple[float, float]:
