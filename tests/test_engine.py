@@ -71,15 +71,9 @@ def test_pairs_are_never_used_twice_memories_never_overflow(
         # Random claims between random pairs of nodes, some deliberately colliding.
         rows_l, rows_i = [], []
         for _ in range(int(rng.integers(0, 6))):
-            s, d = rng.choice(nodes, size=2, replace=False)
-            node_path = paths.paths(int(s), int(d))[0]
-            ids = paths.links(int(s), int(d))[0]
-            lk = np.full(6, -1)
-            lk[: ids.size] = ids
-            inn = np.full(5, -1)
-            inn[: len(node_path) - 2] = node_path[1:-1]
-            rows_l.append(lk)
-            rows_i.append(inn)
+            s, d = (int(x) for x in rng.choice(nodes, size=2, replace=False))
+            rows_l.append(paths.padded(s, d, 6)[0][0])
+            rows_i.append(paths.padded_inner(s, d, 6)[0])
         if not rows_l:
             continue
         credit_before = engine.credit.copy()

@@ -189,3 +189,16 @@ def test_paths_property(graph: nx.Graph, k: int, data: st.DataObject) -> None:
     assert len(paths) == min(k, len(every))
     assert lengths == pytest.approx(every[: len(paths)])
     assert cp.paths(d, s) == [p[::-1] for p in paths]
+
+
+def test_padded_inner_lines_up_with_padded() -> None:
+    graph = nx.path_graph(4)
+    nx.set_edge_attributes(graph, 1.0, "length")
+    paths = CandidatePaths(graph, 2)
+    links, hops, n_valid = paths.padded(0, 3, 4)
+    inner = paths.padded_inner(0, 3, 4)
+    assert n_valid == 1 and hops[0] == 3
+    assert inner.tolist() == [[1, 2, -1], [-1, -1, -1]]
+    assert links.shape[0] == inner.shape[0] and inner.shape[1] == links.shape[1] - 1
+    with pytest.raises(ValueError, match="max_hops"):
+        paths.padded_inner(0, 3, 2)

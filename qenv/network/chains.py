@@ -107,8 +107,9 @@ class RepeaterChains:
             missing = np.bincount(
                 spans.ravel(), weights=~self.present().ravel(), minlength=spans.size
             )
-            self._destroy((missing[spans] > 0) & self.present())
-            self.joined &= ~(missing[spans][:, :-1] > 0)
+            broken = missing[spans] > 0
+            self._destroy(broken & self.present())
+            self.joined &= ~broken[:, :-1]
         self.store.generate(rng)
         if self.n > 1:
             if self.scheme == "swap_asap":

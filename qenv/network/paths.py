@@ -16,6 +16,8 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+from qenv.checks import check_positive_int
+
 __all__ = ["CandidatePaths", "edge_array", "edge_index", "path_length_km"]
 
 IntArray = npt.NDArray[np.int64]
@@ -200,10 +202,7 @@ class CandidatePaths:
             ValueError: ``max_hops`` < 1 or shorter than a path (choose
                 ``max_hops = n_nodes - 1`` to always fit).
         """
-        if isinstance(max_hops, bool) or not isinstance(max_hops, int | np.integer):
-            raise ValueError(f"max_hops must be an integer >= 1, got {max_hops!r}")
-        if max_hops < 1:
-            raise ValueError(f"max_hops must be an integer >= 1, got {max_hops}")
+        max_hops = check_positive_int("max_hops", max_hops)
         found = self.links(s, d)
         link_ids = np.full((self._k, int(max_hops)), -1, dtype=np.int64)
         hops = np.zeros(self._k, dtype=np.int64)
@@ -216,6 +215,23 @@ class CandidatePaths:
             link_ids[i, : ids.size] = ids
             hops[i] = ids.size
         return link_ids, hops, len(found)
+
+    def padded_inner(self, s: int, d: int, max_hops: int) -> IntArray:
+        """(k, max_hops − 1) inner nodes of each path (where its swaps happen), padded with −1.
+
+        Rows line up with :meth:`padded`; the pair of arrays is what
+        :meth:`qenv.network.engine.NetworkEngine.serve` takes.
+        """
+        max_hops = check_positive_int("max_hops", max_hops)
+        inner = np.full((self._k, max_hops - 1), -1, dtype=np.int64)
+        for i, nodes in enumerate(self.paths(s, d)):
+            if len(nodes) - 1 > max_hops:
+                raise ValueError(
+                    f"max_hops={max_hops} is too small: path {i} from {s} to {d} has "
+                    f"{len(nodes) - 1} hops"
+                )
+            inner[i, : len(nodes) - 2] = nodes[1:-1]
+        return inner
 
     def __repr__(self) -> str:
         n, links = self._graph.number_of_nodes(), self.n_links

@@ -44,25 +44,17 @@ class SimulationReport:
 
 
 class _PathTable:
-    """Candidate paths of each (source, destination) as padded link and inner-node arrays."""
+    """Cache of each (source, destination)'s padded candidate links and inner nodes."""
 
     def __init__(self, graph: nx.Graph, k: int) -> None:
         self.paths = CandidatePaths(graph, k)
-        self.k = k
         self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def get(self, s: int, d: int, max_hops: int) -> tuple[np.ndarray, np.ndarray]:
-        key = (s, d)
-        hit = self._cache.get(key)
+        hit = self._cache.get((s, d))
         if hit is None:
-            links = np.full((self.k, max_hops), -1, dtype=np.int64)
-            inner = np.full((self.k, max_hops - 1), -1, dtype=np.int64)
-            for i, (nodes, ids) in enumerate(
-                zip(self.paths.paths(s, d), self.paths.links(s, d), strict=True)
-            ):
-                links[i, : ids.size] = ids
-                inner[i, : len(nodes) - 2] = nodes[1:-1]
-            hit = self._cache[key] = (links, inner)
+            links, _, _ = self.paths.padded(s, d, max_hops)
+            hit = self._cache[(s, d)] = (links, self.paths.padded_inner(s, d, max_hops))
         return hit
 
 
