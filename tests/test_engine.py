@@ -72,8 +72,9 @@ def test_pairs_are_never_used_twice_memories_never_overflow(
         rows_l, rows_i = [], []
         for _ in range(int(rng.integers(0, 6))):
             s, d = (int(x) for x in rng.choice(nodes, size=2, replace=False))
-            rows_l.append(paths.padded(s, d, 6)[0][0])
-            rows_i.append(paths.padded_inner(s, d, 6)[0])
+            hmax = graph.number_of_nodes() - 1
+            rows_l.append(paths.padded(s, d, hmax)[0][0])
+            rows_i.append(paths.padded_inner(s, d, hmax)[0])
         if not rows_l:
             continue
         credit_before = engine.credit.copy()

@@ -157,8 +157,7 @@ class NetworkEngine:
         claim = np.concatenate([np.nonzero(valid_l)[0], np.nonzero(valid_n)[0]])
         resource = np.concatenate([links[valid_l], n_links + inner[valid_n]])
         supply = np.concatenate([self.links.count, np.floor(self.credit + 1e-9).astype(np.int64)])
-        infeasible = np.zeros(n_claims, dtype=bool)
-        np.logical_or.at(infeasible, claim, supply[resource] < 1)
+        infeasible = np.bincount(claim, weights=supply[resource] < 1, minlength=n_claims) > 0
         accepted = _greedy_accept(claim, resource, supply, ~infeasible)
         contention = ~accepted & ~infeasible
         fidelity = np.zeros(n_claims)
@@ -196,6 +195,10 @@ def _greedy_accept(
     decides at least the earliest undecided claim, and usually all of them.
     """
     n_claims = candidate.size
+    # Fast path: no resource is asked for more units than it has, so every candidate fits.
+    asked = np.bincount(resource[candidate[claim]], minlength=supply.size)
+    if (asked <= supply).all():
+        return candidate.copy()
     accepted = np.zeros(n_claims, dtype=bool)
     undecided = candidate.copy()
     order = np.lexsort((claim, resource))  # by resource, then claim (priority)

@@ -74,6 +74,12 @@ class DelayLine:
         out: npt.NDArray[np.generic] = self._buf[(self._head - d) % self._buf.shape[0]]
         return out
 
+    def recent(self) -> npt.NDArray[np.generic]:
+        """All kept snapshots, newest first: row ``d`` is the state of ``d`` slots ago."""
+        size = self._buf.shape[0]
+        out: npt.NDArray[np.generic] = self._buf[(self._head - np.arange(size)) % size]
+        return out
+
 
 def max_delay_slots(delays: npt.NDArray[np.int64]) -> int:
     """Largest finite entry of a delay matrix (the depth a DelayLine needs)."""

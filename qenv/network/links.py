@@ -110,9 +110,11 @@ class LinkStore:
         hit = self.birth[links] == stale
         row, col = np.nonzero(hit)
         if row.size:
-            gone = links[row]
+            gone = links[row]  # distinct: a link stores at most one pair per slot
             self.birth[gone, col] = EMPTY
-            self._release(gone, np.ones(gone.size, dtype=np.int64))
+            self.count[gone] -= 1
+            ends = self.ends[gone].ravel()
+            self.node_used -= np.bincount(ends, minlength=self.n_nodes)
             self.expired += int(gone.size)
 
     def generate(self, rng: np.random.Generator) -> BoolArray:
@@ -127,7 +129,8 @@ class LinkStore:
             return herald
         u, v = self.ends[idx, 0], self.ends[idx, 1]
         both = np.concatenate([u, v])
-        if np.unique(both).size < both.size:
+        # Usually one or two heralds: a Python set beats np.unique at this size.
+        if both.size > 2 and len(set(both.tolist())) < both.size:
             # Several heralds share a node: serve them in a random order within free memory.
             free = self.node_memory - self.node_used
             perm = rng.permutation(idx.size)
