@@ -1,0 +1,682 @@
+"""Dynamics of entanglement allocation: request queues, path claims, rewards, metrics.
+
+Pure numpy on top of :class:`qenv.network.engine.NetworkEngine`; no gymnasium or
+PettingZoo here (the environment classes wire this to their APIs). Everything is
+an array over nodes, so a slot of 100 edge nodes costs a few hundred microseconds.
+
+Slot cycle (DESIGN.md §2–3). :meth:`AllocationCore.reset` draws the episode's
+requests and advances the engine into slot 1. Each :meth:`AllocationCore.step`
+then
+
+1. checks every node's action against the mask it was shown: an action outside
+   it is *invalid*, counted and penalised, and not executed;
+2. turns each claim (action i >= 1: candidate path i − 1 of the node's head
+   request) into a path claim, and lets :meth:`NetworkEngine.serve` resolve all
+   claims of the slot in a random order (contention, swaps, F_min);
+3. credits deliveries to their requests (a request leaves its queue when all its
+   pairs are delivered);
+4. advances the engine one slot (pairs age, cut off, links generate, swap
+   credits refill), admits the requests arriving in the new slot and expires
+   those whose deadline has passed;
+5. builds the next observations and masks.
+
+Requests of a node are served in arrival order (first in, first out; with equal
+deadline windows this is earliest deadline first). Only a node's head request
+can be claimed in a slot, and one claim delivers at most one pair.
+
+Information delay: an edge node sees its own memory, swap credit and incident
+links as they are; the state of a remote link (pairs and freshest pair) or a
+remote node's swap credit on a candidate path reaches it after the classical
+delay of :mod:`qenv.network.latency` (``observation_delay=True``), so path
+features may be a few slots stale. Fidelities are aged to the current slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+
+from qenv.checks import check_positive_int, check_range
+from qenv.envs.entanglement.observation import (
+    HOPS_SCALE,
+    PAIRS_LEFT_SCALE,
+    QUEUE_SCALE,
+    ObservationLayout,
+)
+from qenv.network.engine import EngineConfig, NetworkEngine
+from qenv.network.latency import DelayLine, classical_delay_slots, max_delay_slots
+from qenv.network.links import DISABLED
+from qenv.network.paths import CandidatePaths
+from qenv.network.traffic import RequestBatch, RequestGenerator
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Per-node reward of one slot (DESIGN.md §3).
+
+    r = delivery·(pairs delivered, times their fidelity if ``fidelity_weighted``)
+        − contention_penalty·(claims that lost a resource to another claim)
+        − expiry_penalty·(undelivered pairs of the node's requests that expired)
+        − invalid_penalty·(actions outside the mask).
+    With ``team=True`` every agent receives the mean of all nodes' rewards.
+    """
+
+    delivery: float = 1.0
+    fidelity_weighted: bool = False
+    contention_penalty: float = 0.2
+    expiry_penalty: float = 0.5
+    invalid_penalty: float = 1.0
+    team: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("delivery", "contention_penalty", "expiry_penalty", "invalid_penalty"):
+            check_range(name, getattr(self, name), 0.0)
+
+
+@dataclass(frozen=True)
+class PathView:
+    """What nodes see of their head request's candidate paths: (M, k) arrays for the M
+    nodes in ``nodes`` (those with a head request).
+
+    The input of a path scorer (the AHMO HyperScore plugs in here).
+    """
+
+    nodes: IntArray  # (M,) node ids
+    request: IntArray  # (M,) head request index in the episode's batch
+    valid: BoolArray
+    hops: IntArray
+    bottleneck: IntArray  # fewest pairs reported on a link of the path
+    fidelity: FloatArray  # predicted end-to-end fidelity (0 if a link is empty)
+    min_credit: FloatArray  # least swap credit among inner nodes (inf if none)
+    f_min: FloatArray  # (M,) F_min of the head request
+    swap_prob: float
+
+
+PathScorer = Callable[[PathView], FloatArray]
+
+
+def feasibility_score(view: PathView) -> FloatArray:
+    """Default path score: the swap success probability if the path looks feasible, else 0.
+
+    Feasible as reported: a pair on every link, a swap credit at every inner node and a
+    predicted fidelity >= F_min of the head request.
+    """
+    ok = (
+        view.valid
+        & (view.bottleneck >= 1)
+        & (view.min_credit >= 1.0)
+        & (view.fidelity >= view.f_min[:, None])
+    )
+    return np.where(ok, view.swap_prob ** np.maximum(view.hops - 1, 0), 0.0)
+
+
+@dataclass(frozen=True)
+class GlobalView:
+    """The whole network as a controller ``delay`` slots away from everything sees it.
+
+    Link and memory state is the snapshot of slot ``t − delay`` (pairs keep their birth
+    slots, so their age and fidelity now follow from ``w0``, ``decay`` and ``t``); the
+    request queues are current (a request is announced as it arrives, and the claim is
+    executed by its source node). For privileged baselines (``centralized``, ``oracle``).
+    """
+
+    t: int
+    delay: int
+    birth: IntArray  # (L, Q) birth slot of each stored pair; <= DISABLED where none
+    credit: FloatArray  # (N,) swap credits
+    w0: FloatArray  # (L,) Werner parameter of a fresh pair
+    decay: FloatArray  # (L,) per-slot factor on w
+    cutoff: int | None
+    swap_rate: FloatArray  # (N,) credits gained per slot
+    swap_burst: float
+    swap_prob: float
+    head: IntArray  # (N,) head request index, −1 where none
+    links: IntArray  # (N, k, H) link ids of the head's candidate paths, −1 padded
+    inner: IntArray  # (N, k, H − 1) inner nodes, −1 padded
+    valid: BoolArray  # (N, k)
+    f_min: FloatArray  # (N,)
+    deadline: IntArray  # (N,)
+    arrival: IntArray  # (N,)
+
+
+@dataclass
+class StepOutcome:
+    """Per-node results of one slot (arrays of length N)."""
+
+    reward: FloatArray
+    delivered: IntArray
+    contention: IntArray
+    infeasible: IntArray
+    invalid: BoolArray
+    expired: IntArray  # undelivered pairs of the node's requests that expired
+    claimed_links: list[IntArray] = field(default_factory=list)  # accepted paths' link ids
+    claimed_nodes: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # ^ the node that made each accepted claim (its path starts there)
+
+
+@dataclass
+class EpisodeCounters:
+    """Running totals of an episode; :meth:`AllocationCore.metrics` turns them into metrics."""
+
+    requests: int = 0
+    pairs_requested: int = 0
+    pairs_delivered: int = 0
+    ended_pairs: int = 0
+    ended_delivered: int = 0
+    completed: int = 0
+    expired: int = 0
+    claims: int = 0
+    contention: int = 0
+    infeasible: int = 0
+    low_fidelity: int = 0
+    invalid_actions: int = 0
+    latency_sum: int = 0
+    fidelity_sum: float = 0.0
+    reward_sum: float = 0.0
+
+
+class AllocationCore:
+    """State and dynamics of one entanglement-allocation episode, over all N nodes.
+
+    Args:
+        graph: topology (:mod:`qenv.network.topology` attributes).
+        traffic: request generator, called once per episode.
+        engine_config: physics and control parameters.
+        horizon: slots per episode.
+        k_paths: candidate paths per request.
+        demand_horizon: predicted-demand slots in the observation.
+        reward: reward configuration.
+        observation_delay: apply classical delay to remote path information.
+        processing_delay_s: per-hop classical processing delay (s).
+        mask_infeasible: also mask paths that look infeasible (default: only paths that
+            do not exist, and every claim without a head request).
+        path_scorer: fills the per-path ``score`` feature (default :func:`feasibility_score`).
+    """
+
+    def __init__(
+        self,
+        graph: nx.Graph,
+        traffic: RequestGenerator,
+        engine_config: EngineConfig,
+        *,
+        horizon: int = 1000,
+        k_paths: int = 3,
+        demand_horizon: int = 5,
+        reward: RewardConfig | None = None,
+        observation_delay: bool = True,
+        processing_delay_s: float = 1e-4,
+        mask_infeasible: bool = False,
+        path_scorer: PathScorer | None = None,
+    ) -> None:
+        self.graph = graph
+        self.traffic = traffic
+        self.engine_config = engine_config
+        self.horizon = check_positive_int("horizon", horizon)
+        self.k = check_positive_int("k_paths", k_paths)
+        self.demand_horizon = check_positive_int("demand_horizon", demand_horizon, minimum=0)
+        self.reward_config = reward or RewardConfig()
+        self.observation_delay = bool(observation_delay)
+        self.mask_infeasible = bool(mask_infeasible)
+        self.path_scorer: PathScorer = path_scorer or feasibility_score
+        self.n_nodes: int = int(graph.number_of_nodes())
+        n = self.n_nodes
+        if n < 2:
+            raise ValueError(f"graph must have at least 2 nodes, got {n}")
+        self.paths = CandidatePaths(graph, self.k)
+        self.delay = classical_delay_slots(graph, engine_config.dt, processing_delay_s)
+        if not self.observation_delay:
+            self.delay = np.zeros_like(self.delay)
+        self.max_delay = max_delay_slots(self.delay)
+        # A controller at the most central node: reports reach it after delay[n, c], its
+        # decisions reach the nodes after delay[c, m]; the round trip bounds its staleness.
+        self.central_node = int(np.argmin(self.delay.max(axis=1)))
+        c = self.central_node
+        self.central_delay = int(self.delay[:, c].max() + self.delay[c, :].max())
+        self.view_depth = max(self.max_delay, self.central_delay)
+        # Incident links and neighbours, padded to the largest degree.
+        probe = NetworkEngine(graph, engine_config)
+        self.ends = probe.ends
+        self.max_degree = max(1, max(d for _, d in graph.degree))
+        self.incident = np.full((n, self.max_degree), -1, dtype=np.int64)
+        self.neighbours = np.full((n, self.max_degree), -1, dtype=np.int64)
+        fill = np.zeros(n, dtype=np.int64)
+        for link, (u, v) in enumerate(self.ends):
+            for a, b in ((u, v), (v, u)):
+                self.incident[a, fill[a]] = link
+                self.neighbours[a, fill[a]] = b
+                fill[a] += 1
+        self.degree = fill
+        self._incident_code = np.where(self.incident >= 0, self.incident, len(self.ends))
+        self._neighbour_code = np.where(self.neighbours >= 0, self.neighbours, n)
+        self._inv_degree = 1.0 / np.maximum(fill, 1)
+        self._qmax = float(max(1, probe.links.capacity.max(initial=1)))
+        self._table_cache: tuple[int, tuple[FloatArray, IntArray, FloatArray]] | None = None
+        self.memory = np.array([graph.nodes[i]["memory"] for i in range(n)], dtype=np.float64)
+        self.layout = ObservationLayout(self.max_degree, self.k, self.demand_horizon)
+        self.demand = np.zeros((n, self.demand_horizon), dtype=np.float32)
+        self._pair_links: dict[tuple[int, int], list[IntArray]] = {}
+        self._pair_nodes: dict[tuple[int, int], list[tuple[int, ...]]] = {}
+        deadline = getattr(traffic, "deadline_slots", (100, 100))
+        self.deadline_scale = float(max(1, int(deadline[1])))
+        self.engine = probe
+        self.t = 0
+        self.last_outcome: StepOutcome | None = None
+
+    # ------------------------------------------------------------------ episode setup
+    def reset(self, rng: np.random.Generator, batch: RequestBatch | None = None) -> None:
+        """Start an episode: fresh engine, the episode's requests, slot 1."""
+        # Independent streams (common random numbers): requests, link generation, and claim
+        # order with swap outcomes. Two policies compared on one seed see the same requests
+        # and the same heralding draws, whatever they claim.
+        traffic_rng, self.link_rng, self.rng = rng.spawn(3)
+        self.engine = NetworkEngine(self.graph, self.engine_config)
+        self.batch = (
+            batch
+            if batch is not None
+            else self.traffic.generate(self.n_nodes, self.horizon, traffic_rng)
+        )
+        b = self.batch
+        if len(b) and int(max(b.source.max(), b.destination.max())) >= self.n_nodes:
+            raise ValueError(f"requests name nodes beyond the graph's {self.n_nodes} nodes")
+        self._build_request_paths()
+        r = len(b)
+        self.remaining = np.append(b.n_pairs.astype(np.int64), 0)
+        self.finished = np.zeros(r + 1, dtype=bool)  # completed or expired; row r = padding
+        self.finished[r] = True
+        self.expired_mask = np.zeros(r + 1, dtype=bool)
+        # Requests of each node in arrival order (CSR), and a pointer to the head.
+        order = np.lexsort((b.arrival, b.source))
+        self.node_req = np.append(order, r).astype(np.int64)
+        self.node_start = np.searchsorted(b.source[order], np.arange(self.n_nodes + 1))
+        self.ptr = self.node_start[:-1].copy()
+        self.arrival_idx = np.searchsorted(b.arrival, np.arange(0, self.horizon + 3))
+        self.by_deadline = np.argsort(b.deadline, kind="stable")
+        self.deadline_sorted = b.deadline[self.by_deadline]
+        self.exp_ptr = 0
+        self.arrived = np.zeros(self.n_nodes, dtype=np.int64)
+        self.counters = EpisodeCounters(requests=r, pairs_requested=int(b.n_pairs.sum()))
+        self.last_contention = np.zeros(self.n_nodes, dtype=bool)
+        self.last_delivered = np.zeros(self.n_nodes, dtype=bool)
+        self.demand[:] = 0.0
+        links = self.engine.links
+        depth = self.max_delay
+        self.hist_count = DelayLine(links.count.copy(), depth)
+        self.hist_fresh = DelayLine(links.birth.max(axis=1), depth)
+        self.hist_birth = DelayLine(links.birth.copy(), self.view_depth)
+        self.hist_credit = DelayLine(self.engine.credit.copy(), self.view_depth)
+        self.t = 0
+        self._table_cache = None
+        self.last_outcome = None
+        self._advance()
+
+    def _build_request_paths(self) -> None:
+        """(R + 1, k, H) link ids, inner nodes and per-hop delays of every request's paths."""
+        b, k = self.batch, self.k
+        n = self.n_nodes
+        pair = b.source * n + b.destination
+        uniq, inverse = np.unique(pair, return_inverse=True)
+        found: list[list[IntArray]] = []
+        for code in uniq.tolist():
+            s, d = divmod(int(code), n)
+            key = (s, d)
+            if key not in self._pair_links:
+                self._pair_links[key] = self.paths.links(s, d)
+                self._pair_nodes[key] = [tuple(p) for p in self.paths.paths(s, d)]
+            found.append(self._pair_links[key])
+        hmax = max([1, *(p.size for paths in found for p in paths)])
+        u = len(uniq)
+        links = np.full((u + 1, k, hmax), -1, dtype=np.int64)
+        inner = np.full((u + 1, k, max(hmax - 1, 1)), -1, dtype=np.int64)
+        for i, code in enumerate(uniq.tolist()):
+            s, d = divmod(int(code), n)
+            for j, (ids, nodes) in enumerate(
+                zip(self._pair_links[s, d], self._pair_nodes[s, d], strict=True)
+            ):
+                links[i, j, : ids.size] = ids
+                inner[i, j, : len(nodes) - 2] = nodes[1:-1]
+        row = np.append(inverse.reshape(-1), u)  # padding request -> padding row
+        self.req_links = links[row]
+        self.req_inner = inner[row]
+        self.req_hops = (self.req_links >= 0).sum(axis=2)
+        self.req_valid = self.req_hops > 0
+        src = np.append(b.source, 0)
+        # Remote information is read from the snapshot of `delay` slots ago; delay to a link
+        # is to its nearer end (0 for the source's own links). Codes index the flattened
+        # (delay, link) tables of path_view, whose last column is a neutral padding entry.
+        d_cap, n_links = self.max_delay, self.ends.shape[0]
+        safe = np.maximum(self.req_links, 0)
+        du = self.delay[src[:, None, None], self.ends[safe, 0]]
+        dv = self.delay[src[:, None, None], self.ends[safe, 1]]
+        link_delay = np.minimum(np.minimum(du, dv), d_cap)
+        self.req_link_code = link_delay * (n_links + 1) + np.where(
+            self.req_links >= 0, self.req_links, n_links
+        )
+        inner_delay = np.minimum(
+            self.delay[src[:, None, None], np.maximum(self.req_inner, 0)], d_cap
+        )
+        self.req_inner_code = inner_delay * (n + 1) + np.where(
+            self.req_inner >= 0, self.req_inner, n
+        )
+        self.req_f_min = np.append(b.f_min, 0.0)
+        self.req_deadline = np.append(b.deadline, 0)
+        self.req_arrival = np.append(b.arrival, 0)
+
+    # ------------------------------------------------------------------ dynamics
+    def _advance(self) -> FloatArray:
+        """Move into the next slot; returns expired pairs per node (the μ penalty base)."""
+        self.engine.step(self.link_rng)
+        self.t += 1
+        t = self.t
+        links = self.engine.links
+        self.hist_count.push(links.count)
+        self.hist_fresh.push(links.birth.max(axis=1))
+        self.hist_credit.push(self.engine.credit)
+        self.hist_birth.push(links.birth)
+        b = self.batch
+        lo, hi = self.arrival_idx[t], self.arrival_idx[t + 1]
+        if hi > lo:
+            self.arrived += np.bincount(b.source[lo:hi], minlength=self.n_nodes)
+        # Expire requests whose deadline has passed (deadline < t).
+        expired = np.zeros(self.n_nodes)
+        stop = int(np.searchsorted(self.deadline_sorted, t, side="left"))
+        if stop > self.exp_ptr:
+            gone = self.by_deadline[self.exp_ptr : stop]
+            gone = gone[~self.finished[gone]]
+            self.exp_ptr = stop
+            if gone.size:
+                self.finished[gone] = True
+                self.expired_mask[gone] = True
+                left = self.remaining[gone]
+                np.add.at(expired, b.source[gone], left)
+                self.counters.expired += int(gone.size)
+                self.counters.ended_pairs += int(b.n_pairs[gone].sum())
+                self.counters.ended_delivered += int((b.n_pairs[gone] - left).sum())
+        self._advance_heads()
+        return expired
+
+    def _advance_heads(self) -> None:
+        end = self.node_start[1:]
+        need = (self.ptr < end) & self.finished[self.node_req[self.ptr]]
+        while need.any():
+            self.ptr[need] += 1
+            need &= (self.ptr < end) & self.finished[self.node_req[self.ptr]]
+        head = self.node_req[self.ptr]
+        self.head = np.where(
+            (self.ptr < end) & (self.req_arrival[head] <= self.t), head, len(self.batch)
+        )
+
+    def step(self, actions: IntArray, mask: npt.NDArray[np.int8]) -> StepOutcome:
+        """One slot with node actions (N,) checked against ``mask`` (N, 1 + k)."""
+        n, k = self.n_nodes, self.k
+        cfg = self.reward_config
+        in_range = (actions >= 0) & (actions <= k)
+        safe_a = np.where(in_range, actions, 0)
+        valid = in_range & (mask[np.arange(n), safe_a] == 1)
+        invalid = ~valid
+        claim_nodes = np.flatnonzero(valid & (safe_a > 0))
+        delivered = np.zeros(n, dtype=np.int64)
+        contention = np.zeros(n, dtype=np.int64)
+        infeasible = np.zeros(n, dtype=np.int64)
+        gain = np.zeros(n)
+        claimed_links: list[IntArray] = []
+        claimed_nodes = np.zeros(0, dtype=np.int64)
+        c = self.counters
+        if claim_nodes.size:
+            order = claim_nodes[self.rng.permutation(claim_nodes.size)]
+            req = self.head[order]
+            path = safe_a[order] - 1
+            result = self.engine.serve(
+                self.req_links[req, path], self.req_inner[req, path], self.req_f_min[req], self.rng
+            )
+            contention[order] = result.contention
+            infeasible[order] = result.infeasible
+            delivered[order] = result.delivered
+            c.claims += int(order.size)
+            c.contention += int(result.contention.sum())
+            c.infeasible += int(result.infeasible.sum())
+            c.low_fidelity += int((result.accepted & ~result.delivered).sum())
+            ok = result.delivered
+            if ok.any():
+                got, fid = req[ok], result.fidelity[ok]
+                gain[order[ok]] = fid if cfg.fidelity_weighted else 1.0
+                c.pairs_delivered += int(got.size)
+                c.fidelity_sum += float(fid.sum())
+                self.remaining[got] -= 1
+                done = got[self.remaining[got] == 0]
+                if done.size:
+                    self.finished[done] = True
+                    c.completed += int(done.size)
+                    c.latency_sum += int((self.t - self.req_arrival[done] + 1).sum())
+                    c.ended_pairs += int(self.batch.n_pairs[done].sum())
+                    c.ended_delivered += int(self.batch.n_pairs[done].sum())
+            acc = np.flatnonzero(result.accepted)
+            claimed_links = [
+                self.req_links[req[i], path[i], : self.req_hops[req[i], path[i]]]
+                for i in acc.tolist()
+            ]
+            claimed_nodes = order[acc]
+        c.invalid_actions += int(invalid.sum())
+        self.last_contention = contention > 0
+        self.last_delivered = delivered > 0
+        expired = self._advance()
+        reward = (
+            cfg.delivery * gain
+            - cfg.contention_penalty * contention
+            - cfg.expiry_penalty * expired
+            - cfg.invalid_penalty * invalid
+        )
+        if cfg.team:
+            reward = np.full(n, reward.mean())
+        c.reward_sum += float(reward.sum())
+        out = StepOutcome(
+            reward,
+            delivered,
+            contention,
+            infeasible,
+            invalid,
+            expired.astype(np.int64),
+            claimed_links,
+            claimed_nodes,
+        )
+        self.last_outcome = out
+        return out
+
+    @property
+    def done(self) -> bool:
+        """True once ``horizon`` slots have been played."""
+        return self.t > self.horizon
+
+    # ------------------------------------------------------------------ observations
+    def _tables(self) -> tuple[FloatArray, IntArray, FloatArray]:
+        """(delay, link) Werner and pair-count tables and (delay, node) swap credits.
+
+        Row ``d`` is what a node ``d`` slots away knows, aged to the current slot; the
+        last column is a neutral padding entry (w = 1, count and credit unbounded).
+        """
+        cached = self._table_cache
+        if cached is not None and cached[0] == self.t:
+            return cached[1]
+        eng = self.engine
+        links = eng.links
+        n_links = links.n_links
+        fresh = np.asarray(self.hist_fresh.recent(), dtype=np.int64)
+        count = np.asarray(self.hist_count.recent(), dtype=np.int64)
+        age = self.t - fresh
+        alive = (count > 0) & (fresh > DISABLED)
+        if eng.config.cutoff_slots is not None:
+            alive &= age <= eng.config.cutoff_slots
+        rows = fresh.shape[0]
+        w_tab = np.ones((rows, n_links + 1))
+        w_tab[:, :n_links] = np.where(alive, links.w0 * links.decay ** np.where(alive, age, 0), 0)
+        c_tab = np.full((rows, n_links + 1), np.iinfo(np.int64).max, dtype=np.int64)
+        c_tab[:, :n_links] = np.where(alive, count, 0)
+        cr_tab = np.full((rows, self.n_nodes + 1), np.inf)
+        cr_tab[:, : self.n_nodes] = self.hist_credit.recent()[:rows]
+        tables = (w_tab, c_tab, cr_tab)
+        self._table_cache = (self.t, tables)
+        return tables
+
+    def path_view(self) -> PathView:
+        """The candidate paths of every node with a head request (stale where remote)."""
+        w_tab, c_tab, cr_tab = self._tables()
+        nodes = np.flatnonzero(self.head < len(self.batch))
+        head = self.head[nodes]
+        hops = self.req_hops[head]
+        h = max(1, int(hops.max(initial=1)))  # trim the padding beyond the longest path
+        code = self.req_link_code[head, :, :h]
+        w = w_tab.ravel()[code]
+        bottleneck = c_tab.ravel()[code].min(axis=2)
+        fidelity = np.where(bottleneck > 0, 0.75 * w.prod(axis=2) + 0.25, 0.0)
+        inner = self.req_inner_code[head, :, : max(h - 1, 1)]
+        min_credit = cr_tab.ravel()[inner].min(axis=2)
+        valid = self.req_valid[head]
+        return PathView(
+            nodes=nodes,
+            request=head,
+            valid=valid,
+            hops=hops,
+            bottleneck=np.where(valid, bottleneck, 0),
+            fidelity=np.where(valid, fidelity, 0.0),
+            min_credit=min_credit,
+            f_min=self.req_f_min[head],
+            swap_prob=self.engine.config.swap_prob,
+        )
+
+    def observe(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int8]]:
+        """Observation rows (N, obs_size) and action masks (N, 1 + k)."""
+        lay, eng = self.layout, self.engine
+        f = lay.fields
+        links = eng.links
+        n, k = self.n_nodes, self.k
+        n_links = links.n_links
+        w_tab, _, _ = self._tables()
+        # Built transposed (one contiguous row per feature), transposed once at the end.
+        out = np.zeros((lay.size, n), dtype=np.float32)
+        used = links.node_used
+        out[f["free_memory"]] = 1.0 - used / self.memory
+        out[f["swap_credit"]] = eng.credit / eng.config.swap_burst
+        inc = self._incident_code.T  # (D, N), padding -> column L
+        frac = np.zeros(n_links + 1)
+        frac[:n_links] = links.count / np.maximum(links.capacity, 1)
+        out[f["link_pairs"]] = frac[inc]
+        w_now = w_tab[0].copy()
+        w_now[n_links] = 0.0
+        out[f["link_fidelity"]] = np.where(w_now > 0, 0.75 * w_now + 0.25, 0.0)[inc]
+        head = self.head
+        has_req = head < len(self.batch)
+        queue = self.arrived - (self.ptr - self.node_start[:-1])
+        out[f["queue_length"]] = np.minimum(np.maximum(queue, 0) / QUEUE_SCALE, 1.0)
+        nb = self._neighbour_code  # (N, D), padding -> node N
+        req_ext = np.zeros(n + 1)
+        req_ext[:n] = has_req
+        occ_ext = np.zeros(n + 1)
+        occ_ext[:n] = used / self.memory
+        out[f["neighbour_queues"]] = req_ext[nb].sum(axis=1) * self._inv_degree
+        out[f["neighbour_memory"]] = occ_ext[nb].sum(axis=1) * self._inv_degree
+        out[f["last_contention"]] = self.last_contention
+        out[f["last_delivered"]] = self.last_delivered
+        out[f["time"]] = min(self.t / self.horizon, 1.0)
+        out[f["demand"]] = self.demand.T
+        mask = np.zeros((n, 1 + k), dtype=np.int8)
+        mask[:, 0] = 1
+        view = self.path_view()
+        m = view.nodes
+        if m.size:
+            r = view.request
+            scale = self.deadline_scale
+            block = np.empty((6, m.size))
+            block[0] = 1.0
+            block[1] = np.minimum(view.hops[:, 0] / HOPS_SCALE, 1.0)
+            block[2] = view.f_min
+            block[3] = np.minimum((self.t - self.req_arrival[r]) / scale, 1.0)
+            block[4] = np.minimum(np.maximum(self.req_deadline[r] - self.t, 0) / scale, 1.0)
+            block[5] = np.minimum(self.remaining[r] / PAIRS_LEFT_SCALE, 1.0)
+            start = f["has_request"].start
+            out[start : start + 6, m] = block
+            valid = view.valid
+            score = np.asarray(self.path_scorer(view), dtype=np.float64)
+            score = np.where(valid & (score > 0), np.minimum(score, 1.0), 0.0)  # NaN -> 0
+            paths = np.stack(
+                [
+                    valid,
+                    np.minimum(view.hops / HOPS_SCALE, 1.0),
+                    np.minimum(view.bottleneck / self._qmax, 1.0),
+                    view.fidelity,
+                    np.where(valid, np.minimum(view.min_credit / eng.config.swap_burst, 1.0), 0),
+                    score,
+                ]
+            )  # (6, M, k) -> rows field·k + path
+            start = f["path_valid"].start
+            out[start : start + 6 * k, m] = paths.transpose(0, 2, 1).reshape(6 * k, m.size)
+            allowed = (score > 0) if self.mask_infeasible else valid
+            mask[m, 1:] = allowed
+        return np.ascontiguousarray(out.T), mask
+
+    def global_view(self, delay: int) -> GlobalView:
+        """The network as seen ``delay`` slots late (0 = now); see :class:`GlobalView`."""
+        d = check_positive_int("delay", delay, minimum=0)
+        if d > self.view_depth:
+            raise ValueError(
+                f"delay must be <= {self.view_depth} slots (the history kept), got {d}"
+            )
+        eng = self.engine
+        head = self.head
+        none = head >= len(self.batch)
+        return GlobalView(
+            t=self.t,
+            delay=d,
+            birth=np.asarray(self.hist_birth.get(d), dtype=np.int64).copy(),
+            credit=np.asarray(self.hist_credit.get(d), dtype=np.float64).copy(),
+            w0=eng.links.w0,
+            decay=eng.links.decay,
+            cutoff=eng.config.cutoff_slots,
+            swap_rate=eng.swap_rate,
+            swap_burst=eng.config.swap_burst,
+            swap_prob=eng.config.swap_prob,
+            head=np.where(none, -1, head),
+            links=self.req_links[head],
+            inner=self.req_inner[head],
+            valid=self.req_valid[head],
+            f_min=self.req_f_min[head],
+            deadline=self.req_deadline[head],
+            arrival=self.req_arrival[head],
+        )
+
+    # ------------------------------------------------------------------ metrics
+    def metrics(self) -> dict[str, float]:
+        """Episode metrics so far (DESIGN.md §3); rates in [0, 1], latency in slots.
+
+        ``delivery_rate``, ``mean_latency`` and ``mean_fidelity`` are NaN while undefined
+        (no request ended, none completed, nothing delivered); ``contention_rate``,
+        ``infeasible_rate`` and ``utilisation`` are 0 with no claims or no generated pairs
+        (nothing contended, nothing was used).
+        """
+        if not hasattr(self, "counters"):
+            raise RuntimeError("no episode yet: call reset() first")
+        c = self.counters
+        links = self.engine.links
+        nan = float("nan")
+        return {
+            "delivery_rate": c.ended_delivered / c.ended_pairs if c.ended_pairs else nan,
+            "contention_rate": c.contention / c.claims if c.claims else 0.0,
+            "mean_latency": c.latency_sum / c.completed if c.completed else nan,
+            "mean_fidelity": c.fidelity_sum / c.pairs_delivered if c.pairs_delivered else nan,
+            "utilisation": links.consumed / links.generated if links.generated else 0.0,
+            "invalid_actions": float(c.invalid_actions),
+            "pairs_delivered": float(c.pairs_delivered),
+            "pairs_requested": float(c.pairs_requested),
+            "requests": float(c.requests),
+            "completed_requests": float(c.completed),
+            "expired_requests": float(c.expired),
+            "claims": float(c.claims),
+            "infeasible_rate": c.infeasible / c.claims if c.claims else 0.0,
+            "episode_reward": c.reward_sum,
+        }
