@@ -28,17 +28,24 @@ def _chain(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from qenv.network.engine import EngineConfig
+    from qenv.checks import check_positive_int
     from qenv.network.simulate import simulate
-    from qenv.scenarios import make_scenario
+    from qenv.scenarios import load_scenario
 
-    scenario = make_scenario(args.scenario, args.seed)
-    config = EngineConfig(dt=args.dt, cutoff_slots=args.cutoff, swap_prob=args.swap_prob)
-    report = simulate(scenario.graph, scenario.traffic, args.slots, args.seed, config, args.k_paths)
+    # Flags given on the command line replace the scenario's values; --dt goes through
+    # the scenario so that traffic and engine keep the same slot length.
+    given = {"dt": args.dt, "engine.cutoff_slots": args.cutoff, "engine.swap_prob": args.swap_prob}
+    overrides = {key: value for key, value in given.items() if value is not None}
+    scenario = load_scenario(args.scenario, args.seed, **overrides)
+    slots = args.slots if args.slots is not None else scenario.env.get("horizon", 1000)
+    k_paths = args.k_paths if args.k_paths is not None else scenario.env.get("k_paths", 3)
+    slots = check_positive_int("--slots (or the scenario's env.horizon)", slots)
+    k_paths = check_positive_int("--k-paths (or the scenario's env.k_paths)", k_paths)
+    report = simulate(scenario.graph, scenario.traffic, slots, args.seed, scenario.engine, k_paths)
     g = scenario.graph
     table = Table(
-        title=f"{args.scenario}: {g.number_of_nodes()} nodes, {g.number_of_edges()} links, "
-        f"{args.slots} slots, greedy shortest feasible path"
+        title=f"{scenario.name}: {g.number_of_nodes()} nodes, {g.number_of_edges()} links, "
+        f"{slots} slots, greedy shortest feasible path"
     )
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -52,7 +59,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qenv.scenarios import SCENARIOS
+    from qenv.scenarios import scenario_names
 
     parser = argparse.ArgumentParser(
         prog="qenv", description="Environments and tools for allocating quantum resources."
@@ -73,15 +80,36 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser(
         "simulate", help="run a scenario with the greedy controller, print metrics"
     )
-    sim.add_argument("--scenario", choices=sorted(SCENARIOS), default="dpem")
-    sim.add_argument("--slots", type=int, default=1000)
-    sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--dt", type=float, default=0.01, help="slot length in seconds")
-    sim.add_argument("--cutoff", type=int, default=100, help="memory cutoff in slots")
-    sim.add_argument("--swap-prob", type=float, default=1.0)
-    sim.add_argument("--k-paths", type=int, default=3)
+    sim.add_argument(
+        "--scenario",
+        default="dpem",
+        help=f"scenario name ({', '.join(scenario_names()) or 'none found'}; "
+        "configs/scenarios/<name>.yaml) or path to a scenario YAML file (default: dpem)",
+    )
+    sim.add_argument(
+        "--slots", type=int, default=None, help="slots to run (default: the scenario's env.horizon)"
+    )
+    sim.add_argument("--seed", type=int, default=0, help="seed of the scenario and the run")
+    sim.add_argument(
+        "--dt", type=float, default=None, help="slot length in seconds (default: the scenario's)"
+    )
+    sim.add_argument(
+        "--cutoff",
+        type=int,
+        default=None,
+        help="memory cutoff in slots (default: the scenario's engine.cutoff_slots)",
+    )
+    sim.add_argument(
+        "--swap-prob", type=float, default=None, help="default: the scenario's engine.swap_prob"
+    )
+    sim.add_argument(
+        "--k-paths", type=int, default=None, help="default: the scenario's env.k_paths"
+    )
     sim.add_argument("--out", default=None, help="also write the metrics as JSON here")
     sim.set_defaults(func=_simulate)
+    from qenv.evaluate import add_evaluate_parser
+
+    add_evaluate_parser(sub)
     return parser
 
 
