@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from qenv.network.engine import EngineConfig, NetworkEngine
 from qenv.network.latency import DelayLine, central_node, classical_delay_slots
-from qenv.network.links import DISABLED
+from qenv.network.links import DISABLED, EMPTY
 from qenv.network.paths import CandidatePaths
 from qenv.network.topology import chain, random_mesh
 from qenv.physics import decohered_fidelity, pair_coherence_time
@@ -59,6 +59,8 @@ def test_pairs_are_never_used_twice_memories_never_overflow(
         store = engine.links
         present = store.birth > DISABLED
         assert (present.sum(axis=1) == store.count).all()
+        freshest = np.where(present, store.birth, EMPTY).max(axis=1)
+        assert (store.fresh == freshest).all(), "LinkStore.fresh out of date"
         assert (store.count <= store.capacity).all()
         used = np.bincount(
             store.ends.ravel(), weights=np.repeat(store.count, 2), minlength=store.n_nodes

@@ -56,28 +56,34 @@ def central_node(graph: nx.Graph, processing_delay_s: float = 1e-4) -> int:
 
 
 class DelayLine:
-    """The last ``max_delay + 1`` snapshots of an array, to read the state of ``d`` slots ago."""
+    """The last ``max_delay + 1`` snapshots of an array, to read the state of ``d`` slots ago.
+
+    Row ``d`` of the buffer is the snapshot of ``d`` slots ago: a push shifts the rows by
+    one (a memmove of a few rows, cheaper at these depths than ring-buffer indexing) so
+    :meth:`recent` needs no copy.
+    """
 
     def __init__(self, initial: npt.NDArray[np.generic], max_delay: int) -> None:
         self.max_delay = check_positive_int("max_delay", max_delay, minimum=0)
         self._buf = np.repeat(np.asarray(initial)[None], max_delay + 1, axis=0)
-        self._head = 0
 
     def push(self, snapshot: npt.NDArray[np.generic]) -> None:
         """Record the state of the current slot."""
-        self._head = (self._head + 1) % self._buf.shape[0]
-        self._buf[self._head] = snapshot
+        buf = self._buf
+        if buf.shape[0] > 1:
+            buf[1:] = buf[:-1]
+        buf[0] = snapshot
 
     def get(self, delay: int) -> npt.NDArray[np.generic]:
         """The snapshot pushed ``delay`` slots ago (0 = the latest), clamped to the oldest kept."""
         d = min(max(int(delay), 0), self.max_delay)
-        out: npt.NDArray[np.generic] = self._buf[(self._head - d) % self._buf.shape[0]]
+        out: npt.NDArray[np.generic] = self._buf[d]
         return out
 
     def recent(self) -> npt.NDArray[np.generic]:
-        """All kept snapshots, newest first: row ``d`` is the state of ``d`` slots ago."""
-        size = self._buf.shape[0]
-        out: npt.NDArray[np.generic] = self._buf[(self._head - np.arange(size)) % size]
+        """All kept snapshots, newest first (a read-only view: row ``d`` = ``d`` slots ago)."""
+        out: npt.NDArray[np.generic] = self._buf.view()
+        out.flags.writeable = False
         return out
 
 

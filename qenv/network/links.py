@@ -80,6 +80,9 @@ class LinkStore:
         self.birth: IntArray = np.full((self.n_links, q), EMPTY, dtype=np.int64)
         self.birth[np.arange(q)[None, :] >= self.capacity[:, None]] = DISABLED
         self.count: IntArray = np.zeros(self.n_links, dtype=np.int64)
+        #: Birth slot of each link's freshest stored pair (EMPTY if none), kept up to date
+        #: so that readers need no per-slot max over ``birth``.
+        self.fresh: IntArray = np.full(self.n_links, EMPTY, dtype=np.int64)
         self.node_used: IntArray = np.zeros(self.n_nodes, dtype=np.int64)
         self.t = 0
         # Links that stored a pair in each recent slot: the only candidates for expiry
@@ -113,6 +116,8 @@ class LinkStore:
             gone = links[row]  # distinct: a link stores at most one pair per slot
             self.birth[gone, col] = EMPTY
             self.count[gone] -= 1
+            empty = gone[self.count[gone] == 0]
+            self.fresh[empty] = EMPTY
             ends = self.ends[gone].ravel()
             self.node_used -= np.bincount(ends, minlength=self.n_nodes)
             self.expired += int(gone.size)
@@ -143,6 +148,7 @@ class LinkStore:
         slot = self.birth[idx].argmin(axis=1)
         self.birth[idx, slot] = self.t
         self.count[idx] += 1
+        self.fresh[idx] = self.t
         self.node_used += np.bincount(u, minlength=self.n_nodes)
         self.node_used += np.bincount(v, minlength=self.n_nodes)
         self.generated += int(idx.size)
@@ -165,6 +171,7 @@ class LinkStore:
         self.node_used = np.bincount(self.ends[:, 0], weights=self.count, minlength=self.n_nodes)
         self.node_used += np.bincount(self.ends[:, 1], weights=self.count, minlength=self.n_nodes)
         self.node_used = self.node_used.astype(np.int64)
+        self.fresh = np.where(present.any(axis=1), self.birth.max(axis=1), EMPTY)
         self._born = {}
         if self.cutoff is not None:
             row, col = np.nonzero(present)
@@ -184,7 +191,7 @@ class LinkStore:
 
     def freshest_werner(self, links: IntArray) -> FloatArray:
         """Werner parameter of the freshest pair on each of ``links`` (0 where none)."""
-        newest = self.birth[links].max(axis=1)
+        newest = self.fresh[links]
         present = newest > DISABLED
         age = np.where(present, self.t - newest, 0)
         return np.where(present, self.w0[links] * self.decay[links] ** age, 0.0)
@@ -201,7 +208,10 @@ class LinkStore:
             raise RuntimeError("take_freshest on a link without a stored pair")
         w = self.w0[links] * self.decay[links] ** (self.t - birth)
         self.birth[links, slot] = EMPTY
-        self._release(links, np.ones(links.size, dtype=np.int64))
+        left = self.birth[links].max(axis=1)
+        self.fresh[links] = np.where(left > DISABLED, left, EMPTY)
+        self.count[links] -= 1  # links are distinct
+        self.node_used -= np.bincount(self.ends[links].ravel(), minlength=self.n_nodes)
         self.consumed += int(links.size)
         return w, birth
 
@@ -211,4 +221,5 @@ class LinkStore:
         row = self.birth[links]
         row[row > DISABLED] = EMPTY
         self.birth[links] = row
+        self.fresh[links] = EMPTY
         self._release(links, n)

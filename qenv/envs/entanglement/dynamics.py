@@ -49,13 +49,15 @@ from qenv.envs.entanglement.observation import (
 )
 from qenv.network.engine import EngineConfig, NetworkEngine
 from qenv.network.latency import DelayLine, classical_delay_slots, max_delay_slots
-from qenv.network.links import DISABLED
 from qenv.network.paths import CandidatePaths
 from qenv.network.traffic import RequestBatch, RequestGenerator
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+
+#: Pair count of the padding column: never the bottleneck.
+_UNBOUNDED = np.iinfo(np.int64).max
 
 
 @dataclass(frozen=True)
@@ -157,9 +159,16 @@ class StepOutcome:
     infeasible: IntArray
     invalid: BoolArray
     expired: IntArray  # undelivered pairs of the node's requests that expired
-    claimed_links: list[IntArray] = field(default_factory=list)  # accepted paths' link ids
+    claimed_paths: IntArray = field(  # (A, H) link ids of the accepted paths, −1 padded
+        default_factory=lambda: np.zeros((0, 1), dtype=np.int64)
+    )
     claimed_nodes: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     # ^ the node that made each accepted claim (its path starts there)
+
+    @property
+    def claimed_links(self) -> list[IntArray]:
+        """Link ids of each accepted path, in travel order from its claiming node."""
+        return [row[row >= 0] for row in self.claimed_paths]
 
 
 @dataclass
@@ -254,12 +263,20 @@ class AllocationCore:
                 self.neighbours[a, fill[a]] = b
                 fill[a] += 1
         self.degree = fill
-        self._incident_code = np.where(self.incident >= 0, self.incident, len(self.ends))
-        self._neighbour_code = np.where(self.neighbours >= 0, self.neighbours, n)
+        self._incident_code_t = np.ascontiguousarray(
+            np.where(self.incident >= 0, self.incident, len(self.ends)).T
+        )  # (D, N), padding -> the zero column L
+        self._neighbour_code_t = np.ascontiguousarray(
+            np.where(self.neighbours >= 0, self.neighbours, n).T
+        )  # (D, N), padding -> the zero column N
+        self._per_link = np.zeros((2, len(self.ends) + 1))
+        self._per_node = np.zeros((2, n + 1))
         self._inv_degree = 1.0 / np.maximum(fill, 1)
         self._qmax = float(max(1, probe.links.capacity.max(initial=1)))
         self._table_cache: tuple[int, tuple[FloatArray, IntArray, FloatArray]] | None = None
         self.memory = np.array([graph.nodes[i]["memory"] for i in range(n)], dtype=np.float64)
+        self._inv_memory = 1.0 / self.memory
+        self._inv_capacity = 1.0 / np.maximum(probe.links.capacity, 1)
         self.layout = ObservationLayout(self.max_degree, self.k, self.demand_horizon)
         self.demand = np.zeros((n, self.demand_horizon), dtype=np.float32)
         self._pair_links: dict[tuple[int, int], list[IntArray]] = {}
@@ -278,6 +295,7 @@ class AllocationCore:
         # and the same heralding draws, whatever they claim.
         traffic_rng, self.link_rng, self.rng = rng.spawn(3)
         self.engine = NetworkEngine(self.graph, self.engine_config)
+        self._log_decay = np.log(self.engine.links.decay)
         self.batch = (
             batch
             if batch is not None
@@ -297,6 +315,8 @@ class AllocationCore:
         self.node_req = np.append(order, r).astype(np.int64)
         self.node_start = np.searchsorted(b.source[order], np.arange(self.n_nodes + 1))
         self.ptr = self.node_start[:-1].copy()
+        self._node_first = self.node_start[:-1].copy()
+        self._n_requests = r
         self.arrival_idx = np.searchsorted(b.arrival, np.arange(0, self.horizon + 3))
         self.by_deadline = np.argsort(b.deadline, kind="stable")
         self.deadline_sorted = b.deadline[self.by_deadline]
@@ -309,7 +329,7 @@ class AllocationCore:
         links = self.engine.links
         depth = self.max_delay
         self.hist_count = DelayLine(links.count.copy(), depth)
-        self.hist_fresh = DelayLine(links.birth.max(axis=1), depth)
+        self.hist_fresh = DelayLine(links.fresh.copy(), depth)
         self.hist_birth = DelayLine(links.birth.copy(), self.view_depth)
         self.hist_credit = DelayLine(self.engine.credit.copy(), self.view_depth)
         self.t = 0
@@ -356,15 +376,17 @@ class AllocationCore:
         du = self.delay[src[:, None, None], self.ends[safe, 0]]
         dv = self.delay[src[:, None, None], self.ends[safe, 1]]
         link_delay = np.minimum(np.minimum(du, dv), d_cap)
-        self.req_link_code = link_delay * (n_links + 1) + np.where(
+        link_code = link_delay * (n_links + 1) + np.where(
             self.req_links >= 0, self.req_links, n_links
         )
         inner_delay = np.minimum(
             self.delay[src[:, None, None], np.maximum(self.req_inner, 0)], d_cap
         )
-        self.req_inner_code = inner_delay * (n + 1) + np.where(
-            self.req_inner >= 0, self.req_inner, n
-        )
+        inner_code = inner_delay * (n + 1) + np.where(self.req_inner >= 0, self.req_inner, n)
+        # Hop-major (H, R + 1, k): per-path reductions then run over the leading axis,
+        # which numpy vectorises (5x faster than reducing the last axis of (M, k, H)).
+        self.req_link_code_t = np.ascontiguousarray(link_code.transpose(2, 0, 1))
+        self.req_inner_code_t = np.ascontiguousarray(inner_code.transpose(2, 0, 1))
         self.req_f_min = np.append(b.f_min, 0.0)
         self.req_deadline = np.append(b.deadline, 0)
         self.req_arrival = np.append(b.arrival, 0)
@@ -377,7 +399,7 @@ class AllocationCore:
         t = self.t
         links = self.engine.links
         self.hist_count.push(links.count)
-        self.hist_fresh.push(links.birth.max(axis=1))
+        self.hist_fresh.push(links.fresh)
         self.hist_credit.push(self.engine.credit)
         self.hist_birth.push(links.birth)
         b = self.batch
@@ -426,15 +448,16 @@ class AllocationCore:
         contention = np.zeros(n, dtype=np.int64)
         infeasible = np.zeros(n, dtype=np.int64)
         gain = np.zeros(n)
-        claimed_links: list[IntArray] = []
+        claimed_paths = np.zeros((0, 1), dtype=np.int64)
         claimed_nodes = np.zeros(0, dtype=np.int64)
         c = self.counters
         if claim_nodes.size:
             order = claim_nodes[self.rng.permutation(claim_nodes.size)]
             req = self.head[order]
             path = safe_a[order] - 1
+            claim_links = self.req_links[req, path]
             result = self.engine.serve(
-                self.req_links[req, path], self.req_inner[req, path], self.req_f_min[req], self.rng
+                claim_links, self.req_inner[req, path], self.req_f_min[req], self.rng
             )
             contention[order] = result.contention
             infeasible[order] = result.infeasible
@@ -458,10 +481,7 @@ class AllocationCore:
                     c.ended_pairs += int(self.batch.n_pairs[done].sum())
                     c.ended_delivered += int(self.batch.n_pairs[done].sum())
             acc = np.flatnonzero(result.accepted)
-            claimed_links = [
-                self.req_links[req[i], path[i], : self.req_hops[req[i], path[i]]]
-                for i in acc.tolist()
-            ]
+            claimed_paths = claim_links[acc]
             claimed_nodes = order[acc]
         c.invalid_actions += int(invalid.sum())
         self.last_contention = contention > 0
@@ -483,7 +503,7 @@ class AllocationCore:
             infeasible,
             invalid,
             expired.astype(np.int64),
-            claimed_links,
+            claimed_paths,
             claimed_nodes,
         )
         self.last_outcome = out
@@ -507,18 +527,27 @@ class AllocationCore:
         eng = self.engine
         links = eng.links
         n_links = links.n_links
-        fresh = np.asarray(self.hist_fresh.recent(), dtype=np.int64)
-        count = np.asarray(self.hist_count.recent(), dtype=np.int64)
-        age = self.t - fresh
-        alive = (count > 0) & (fresh > DISABLED)
-        if eng.config.cutoff_slots is not None:
-            alive &= age <= eng.config.cutoff_slots
+        fresh: IntArray = self.hist_fresh.recent()  # type: ignore[assignment]
+        count: IntArray = self.hist_count.recent()  # type: ignore[assignment]
         rows = fresh.shape[0]
-        w_tab = np.ones((rows, n_links + 1))
-        w_tab[:, :n_links] = np.where(alive, links.w0 * links.decay ** np.where(alive, age, 0), 0)
-        c_tab = np.full((rows, n_links + 1), np.iinfo(np.int64).max, dtype=np.int64)
-        c_tab[:, :n_links] = np.where(alive, count, 0)
-        cr_tab = np.full((rows, self.n_nodes + 1), np.inf)
+        age = self.t - fresh
+        alive = count > 0  # row 0: every stored pair is within the cutoff
+        cutoff = eng.config.cutoff_slots
+        if cutoff is not None and rows > 1:
+            alive[1:] &= age[1:] <= cutoff  # pairs seen earlier may have expired since
+        w_tab = np.empty((rows, n_links + 1))
+        w_tab[:, n_links] = 1.0
+        body = w_tab[:, :n_links]
+        age *= alive  # empty slots have a huge age: keep exp's argument small
+        np.multiply(age, self._log_decay, out=body)  # exp(age·ln decay): 5x cheaper than pow
+        np.exp(body, out=body)
+        body *= links.w0
+        body *= alive
+        c_tab = np.empty((rows, n_links + 1), dtype=np.int64)
+        c_tab[:, n_links] = _UNBOUNDED
+        np.multiply(count, alive, out=c_tab[:, :n_links])
+        cr_tab = np.empty((rows, self.n_nodes + 1))
+        cr_tab[:, self.n_nodes] = np.inf
         cr_tab[:, : self.n_nodes] = self.hist_credit.recent()[:rows]
         tables = (w_tab, c_tab, cr_tab)
         self._table_cache = (self.t, tables)
@@ -527,26 +556,26 @@ class AllocationCore:
     def path_view(self) -> PathView:
         """The candidate paths of every node with a head request (stale where remote)."""
         w_tab, c_tab, cr_tab = self._tables()
-        nodes = np.flatnonzero(self.head < len(self.batch))
-        head = self.head[nodes]
-        hops = self.req_hops[head]
+        nodes = np.flatnonzero(self.head < self._n_requests)
+        head = self.head.take(nodes)
+        hops = self.req_hops.take(head, axis=0)
+        valid = self.req_valid.take(head, axis=0)
         h = max(1, int(hops.max(initial=1)))  # trim the padding beyond the longest path
-        code = self.req_link_code[head, :, :h]
-        w = w_tab.ravel()[code]
-        bottleneck = c_tab.ravel()[code].min(axis=2)
-        fidelity = np.where(bottleneck > 0, 0.75 * w.prod(axis=2) + 0.25, 0.0)
-        inner = self.req_inner_code[head, :, : max(h - 1, 1)]
-        min_credit = cr_tab.ravel()[inner].min(axis=2)
-        valid = self.req_valid[head]
+        code = self.req_link_code_t[:h].take(head, axis=1)  # (h, M, k)
+        w = w_tab.take(code).prod(axis=0)
+        bottleneck = c_tab.take(code).min(axis=0)
+        fidelity = (0.75 * w + 0.25) * (bottleneck > 0)
+        inner = self.req_inner_code_t[: max(h - 1, 1)].take(head, axis=1)
+        min_credit = cr_tab.take(inner).min(axis=0)
         return PathView(
             nodes=nodes,
             request=head,
             valid=valid,
             hops=hops,
-            bottleneck=np.where(valid, bottleneck, 0),
-            fidelity=np.where(valid, fidelity, 0.0),
+            bottleneck=bottleneck * valid,
+            fidelity=fidelity * valid,
             min_credit=min_credit,
-            f_min=self.req_f_min[head],
+            f_min=self.req_f_min.take(head),
             swap_prob=self.engine.config.swap_prob,
         )
 
@@ -558,64 +587,65 @@ class AllocationCore:
         n, k = self.n_nodes, self.k
         n_links = links.n_links
         w_tab, _, _ = self._tables()
-        # Built transposed (one contiguous row per feature), transposed once at the end.
-        out = np.zeros((lay.size, n), dtype=np.float32)
+        # Built transposed (one contiguous row per feature) and transposed once at the end;
+        # every value is already in [0, 1] unless clipped below.
+        out = np.empty((lay.size, n), dtype=np.float32)
         used = links.node_used
-        out[f["free_memory"]] = 1.0 - used / self.memory
-        out[f["swap_credit"]] = eng.credit / eng.config.swap_burst
-        inc = self._incident_code.T  # (D, N), padding -> column L
-        frac = np.zeros(n_links + 1)
-        frac[:n_links] = links.count / np.maximum(links.capacity, 1)
-        out[f["link_pairs"]] = frac[inc]
-        w_now = w_tab[0].copy()
-        w_now[n_links] = 0.0
-        out[f["link_fidelity"]] = np.where(w_now > 0, 0.75 * w_now + 0.25, 0.0)[inc]
-        head = self.head
-        has_req = head < len(self.batch)
-        queue = self.arrived - (self.ptr - self.node_start[:-1])
-        out[f["queue_length"]] = np.minimum(np.maximum(queue, 0) / QUEUE_SCALE, 1.0)
-        nb = self._neighbour_code  # (N, D), padding -> node N
-        req_ext = np.zeros(n + 1)
-        req_ext[:n] = has_req
-        occ_ext = np.zeros(n + 1)
-        occ_ext[:n] = used / self.memory
-        out[f["neighbour_queues"]] = req_ext[nb].sum(axis=1) * self._inv_degree
-        out[f["neighbour_memory"]] = occ_ext[nb].sum(axis=1) * self._inv_degree
+        occupancy = used * self._inv_memory
+        out[f["free_memory"]] = 1.0 - occupancy
+        out[f["swap_credit"]] = eng.credit * (1.0 / eng.config.swap_burst)
+        per_link = self._per_link  # (2, L + 1) scratch; padding column stays 0
+        np.multiply(links.count, self._inv_capacity, out=per_link[0, :n_links])
+        w_now = w_tab[0, :n_links]
+        np.multiply(w_now, 0.75, out=per_link[1, :n_links])
+        per_link[1, :n_links] += 0.25 * (w_now > 0)
+        d = self.max_degree
+        out[f["link_pairs"].start : f["link_fidelity"].stop] = per_link.take(
+            self._incident_code_t, axis=1
+        ).reshape(2 * d, n)
+        has_req = self.head < self._n_requests
+        queue = self.arrived - (self.ptr - self._node_first)
+        np.minimum(queue * (1.0 / QUEUE_SCALE), 1.0, out=out[f["queue_length"].start])
+        per_node = self._per_node  # (2, N + 1) scratch; padding column stays 0
+        per_node[0, :n] = has_req
+        per_node[1, :n] = occupancy
+        start = f["neighbour_queues"].start
+        out[start : start + 2] = per_node.take(self._neighbour_code_t, axis=1).sum(axis=1) * (
+            self._inv_degree
+        )
         out[f["last_contention"]] = self.last_contention
         out[f["last_delivered"]] = self.last_delivered
         out[f["time"]] = min(self.t / self.horizon, 1.0)
         out[f["demand"]] = self.demand.T
+        head_start, paths_stop = f["has_request"].start, f["path_score"].stop
+        out[head_start:paths_stop] = 0.0
         mask = np.zeros((n, 1 + k), dtype=np.int8)
         mask[:, 0] = 1
         view = self.path_view()
         m = view.nodes
         if m.size:
             r = view.request
-            scale = self.deadline_scale
-            block = np.empty((6, m.size))
-            block[0] = 1.0
-            block[1] = np.minimum(view.hops[:, 0] / HOPS_SCALE, 1.0)
-            block[2] = view.f_min
-            block[3] = np.minimum((self.t - self.req_arrival[r]) / scale, 1.0)
-            block[4] = np.minimum(np.maximum(self.req_deadline[r] - self.t, 0) / scale, 1.0)
-            block[5] = np.minimum(self.remaining[r] / PAIRS_LEFT_SCALE, 1.0)
-            start = f["has_request"].start
-            out[start : start + 6, m] = block
             valid = view.valid
             score = np.asarray(self.path_scorer(view), dtype=np.float64)
-            score = np.where(valid & (score > 0), np.minimum(score, 1.0), 0.0)  # NaN -> 0
-            paths = np.stack(
-                [
-                    valid,
-                    np.minimum(view.hops / HOPS_SCALE, 1.0),
-                    np.minimum(view.bottleneck / self._qmax, 1.0),
-                    view.fidelity,
-                    np.where(valid, np.minimum(view.min_credit / eng.config.swap_burst, 1.0), 0),
-                    score,
-                ]
-            )  # (6, M, k) -> rows field·k + path
-            start = f["path_valid"].start
-            out[start : start + 6 * k, m] = paths.transpose(0, 2, 1).reshape(6 * k, m.size)
+            score = np.where(score > 0, score, 0.0) * valid  # NaN and negatives -> 0
+            scale = 1.0 / self.deadline_scale
+            block = np.empty((6 + 6 * k, m.size))
+            block[0] = 1.0
+            block[1] = view.hops[:, 0] * (1.0 / HOPS_SCALE)
+            block[2] = view.f_min
+            block[3] = (self.t - self.req_arrival.take(r)) * scale
+            block[4] = (self.req_deadline.take(r) - self.t) * scale
+            block[5] = self.remaining.take(r) * (1.0 / PAIRS_LEFT_SCALE)
+            paths = block[6:].reshape(6, k, m.size)  # rows field·k + path
+            paths[0] = valid.T
+            paths[1] = view.hops.T * (1.0 / HOPS_SCALE)
+            paths[2] = view.bottleneck.T * (1.0 / self._qmax)
+            paths[3] = view.fidelity.T
+            # min_credit is inf on 1-hop paths: clip before masking (inf·0 would be NaN)
+            paths[4] = (np.minimum(view.min_credit / eng.config.swap_burst, 1.0) * valid).T
+            paths[5] = score.T
+            np.minimum(block, 1.0, out=block)
+            out[head_start:paths_stop, m] = block
             allowed = (score > 0) if self.mask_infeasible else valid
             mask[m, 1:] = allowed
         return np.ascontiguousarray(out.T), mask

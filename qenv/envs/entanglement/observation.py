@@ -61,6 +61,7 @@ class ObservationLayout:
                 "pairs stored on each incident link / link capacity (padded to max degree)",
             ),
             ("link_fidelity", d, "fidelity of the freshest pair on each incident link (0 if none)"),
+            ("queue_length", 1, f"arrived, unfinished requests at the node / {QUEUE_SCALE:g}"),
             ("has_request", 1, "1 if the node has a queued request (the head request)"),
             (
                 "head_hops",
@@ -71,7 +72,6 @@ class ObservationLayout:
             ("head_age", 1, "slots since the head request arrived / deadline scale"),
             ("head_slack", 1, "slots left before the head request's deadline / deadline scale"),
             ("head_pairs_left", 1, f"pairs the head request still needs / {PAIRS_LEFT_SCALE:g}"),
-            ("queue_length", 1, f"arrived, unfinished requests at the node / {QUEUE_SCALE:g}"),
         ]
         spec += [(f"path_{name}", k, f"per candidate path i: {text}") for name, text in PATH_FIELDS]
         spec += [
