@@ -278,12 +278,16 @@ class EntanglementAllocationEnv(ParallelEnv[str, ObsDict, Any]):
 
     def _node_actions(self, actions: Mapping[str, Any]) -> tuple[npt.NDArray[np.int64], Any]:
         """Node actions (N,) from the agents' actions; −1 marks an unusable value."""
-        unknown = [a for a in actions if a not in self._obs_spaces]
-        if unknown:
-            raise ValueError(f"actions: unknown agent(s) {unknown[:5]}")
         n = self.core.n_nodes
+        in_order = list(actions) == self.agents  # the usual case: every agent, in order
+        if not in_order:
+            unknown = [a for a in actions if a not in self._obs_spaces]
+            if unknown:
+                raise ValueError(f"actions: unknown agent(s) {unknown[:5]}")
         if self.agents_per == "node":
-            values = [actions.get(a, 0) for a in self.agents]
+            values = (
+                list(actions.values()) if in_order else [actions.get(a, 0) for a in self.agents]
+            )
             try:
                 arr = np.asarray(values)
             except (TypeError, ValueError, OverflowError):  # ragged or odd values
@@ -305,9 +309,10 @@ class EntanglementAllocationEnv(ParallelEnv[str, ObsDict, Any]):
         obs, mask = self.core.observe()
         self._obs, self._mask = obs, mask
         if self.agents_per == "node":
+            # list(array) makes the row views in C: twice as fast as indexing row by row
             return {
-                a: {"observation": obs[i], "action_mask": mask[i]}
-                for i, a in enumerate(self.agents)
+                a: {"observation": o, "action_mask": m}
+                for a, o, m in zip(self.agents, list(obs), list(mask), strict=True)
             }
         obs_ext = np.vstack([obs, np.zeros((1, obs.shape[1]), dtype=np.float32)])
         pad_mask = np.zeros((1, mask.shape[1]), dtype=np.int8)
