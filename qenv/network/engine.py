@@ -151,35 +151,55 @@ class NetworkEngine:
         none = np.zeros(n_claims, dtype=bool)
         if n_claims == 0:
             return ServeResult(none, none, none, none, np.zeros(0))
-        n_links = self.n_links
-        valid_l = links >= 0
-        valid_n = inner >= 0
-        claim = np.concatenate([np.nonzero(valid_l)[0], np.nonzero(valid_n)[0]])
-        resource = np.concatenate([links[valid_l], n_links + inner[valid_n]])
-        supply = np.concatenate([self.links.count, np.floor(self.credit + 1e-9).astype(np.int64)])
-        infeasible = np.bincount(claim, weights=supply[resource] < 1, minlength=n_claims) > 0
-        accepted = _greedy_accept(claim, resource, supply, ~infeasible)
-        contention = ~accepted & ~infeasible
+        n_links, n_nodes = self.n_links, self.n_nodes
+        # Infeasible: some link of the path holds no pair or some inner node has no credit.
+        # Checked on the padded rows (padding points at an unbounded extra entry), so the
+        # usual slot, where most claims are infeasible, never builds the resource lists.
+        count_ext = np.empty(n_links + 1, dtype=np.int64)
+        count_ext[:n_links] = self.links.count
+        count_ext[n_links] = 1
+        credit_ext = np.empty(n_nodes + 1)
+        credit_ext[:n_nodes] = self.credit
+        credit_ext[n_nodes] = np.inf
+        link_code = np.where(links >= 0, links, n_links)
+        node_code = np.where(inner >= 0, inner, n_nodes)
+        infeasible = count_ext.take(link_code).min(axis=1) < 1
+        if node_code.shape[1]:
+            infeasible |= credit_ext.take(node_code).min(axis=1) < 1.0 - 1e-9
         fidelity = np.zeros(n_claims)
+        sub = np.flatnonzero(~infeasible)
+        if sub.size == 0:
+            return ServeResult(none, none, none, infeasible, fidelity)
+        sub_links, sub_inner = links[sub], inner[sub]
+        valid_l = sub_links >= 0
+        valid_n = sub_inner >= 0
+        claim = np.concatenate([np.nonzero(valid_l)[0], np.nonzero(valid_n)[0]])
+        resource = np.concatenate([sub_links[valid_l], n_links + sub_inner[valid_n]])
+        supply = np.concatenate([self.links.count, np.floor(self.credit + 1e-9).astype(np.int64)])
+        accepted_sub = _greedy_accept(claim, resource, supply, np.ones(sub.size, dtype=bool))
+        accepted = none.copy()
+        accepted[sub] = accepted_sub
+        contention = ~accepted & ~infeasible
         delivered = np.zeros(n_claims, dtype=bool)
-        acc = np.flatnonzero(accepted)
-        if acc.size:
-            take = accepted[claim] & (resource < n_links)
+        acc_sub = np.flatnonzero(accepted_sub)
+        if acc_sub.size:
+            take = accepted_sub[claim] & (resource < n_links)
             take_claim, take_link = claim[take], resource[take]
-            w_claim = np.ones(n_claims)
+            w_claim = np.ones(sub.size)
             # A link serving several claims gives its pairs freshest first, one round per rank.
             rank = group_rank(take_link, n_links)
             for r in range(int(rank.max()) + 1):
                 sel = rank == r
                 w, _ = self.links.take_freshest(take_link[sel])
                 np.multiply.at(w_claim, take_claim[sel], w)
-            swap_entries = accepted[claim] & (resource >= n_links)
+            swap_entries = accepted_sub[claim] & (resource >= n_links)
             used_nodes = resource[swap_entries] - n_links
             np.subtract.at(self.credit, used_nodes, 1.0)
-            n_swaps = np.bincount(claim[swap_entries], minlength=n_claims)
+            n_swaps = np.bincount(claim[swap_entries], minlength=sub.size)
             self.swaps_attempted += int(n_swaps.sum())
-            ok = rng.random(acc.size) < self.config.swap_prob ** n_swaps[acc]
-            fidelity[acc] = (3.0 * w_claim[acc] + 1.0) / 4.0
+            ok = rng.random(acc_sub.size) < self.config.swap_prob ** n_swaps[acc_sub]
+            acc = sub[acc_sub]
+            fidelity[acc] = (3.0 * w_claim[acc_sub] + 1.0) / 4.0
             delivered[acc] = ok & (fidelity[acc] >= f_min[acc])
         return ServeResult(accepted, delivered, contention, infeasible, fidelity)
 
