@@ -87,7 +87,7 @@ from scipy.sparse.csgraph import shortest_path
 
 from qenv.checks import check_positive_int
 from qenv.network.engine import EngineConfig
-from qenv.network.topology import chain, grid, load_topology, random_mesh, ring, waxman
+from qenv.network.topology import GENERATORS, load_topology
 from qenv.network.traffic import (
     Bursty,
     Diurnal,
@@ -352,14 +352,8 @@ def _blame(path: _Path, keys: Collection[str], err: Exception) -> _Invalid:
 
 _TOP_KEYS: Final = ("description", "dt", "topology", "traffic", "engine", "env")
 
-_GENERATORS: Final[dict[str, Callable[..., nx.Graph]]] = {
-    "random_mesh": random_mesh,
-    "waxman": waxman,
-    "grid": grid,
-    "ring": ring,
-    "chain": chain,
-    "file": load_topology,
-}
+# The topology generators, plus ``file`` for GML/GraphML topologies.
+_GENERATORS: Final[dict[str, Callable[..., nx.Graph]]] = {**GENERATORS, "file": load_topology}
 
 # Types of the generator keywords; any other keyword must be a number.
 _TOPOLOGY_TYPES: Final[dict[str, Callable[[object, _Path], Any]]] = {

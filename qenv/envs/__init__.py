@@ -25,9 +25,6 @@ PARALLEL_ENVS: dict[str, str] = {
     "EntanglementAllocation-v0": "qenv.envs.entanglement.env:EntanglementAllocationEnv",
 }
 
-#: Gymnasium environments (registered under the ``qenv/`` namespace).
-GYMNASIUM_ENVS = GYMNASIUM_IDS
-
 
 def _load(entry_point: str) -> Callable[..., Any]:
     import importlib
@@ -45,9 +42,9 @@ def env_ids() -> list[str]:
 def make(env_id: str, **kwargs: Any) -> ParallelEnv[Any, Any, Any]:
     """Build the PettingZoo ParallelEnv ``env_id`` with keyword arguments ``kwargs``."""
     if env_id not in PARALLEL_ENVS:
-        hint = difflib.get_close_matches(env_id, [*PARALLEL_ENVS, *GYMNASIUM_ENVS], n=1)
+        hint = difflib.get_close_matches(env_id, [*PARALLEL_ENVS, *GYMNASIUM_IDS], n=1)
         extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-        gym = f"; Gymnasium ids {sorted(GYMNASIUM_ENVS)} go through gymnasium.make"
+        gym = f"; Gymnasium ids {sorted(GYMNASIUM_IDS)} go through gymnasium.make"
         raise ValueError(f"env_id: unknown environment {env_id!r}{extra}; known: {env_ids()}{gym}")
     env: ParallelEnv[Any, Any, Any] = _load(PARALLEL_ENVS[env_id])(**kwargs)
     return env
@@ -60,13 +57,4 @@ def make_aec(env_id: str, **kwargs: Any) -> AECEnv[Any, Any, Any]:
     return parallel_to_aec(make(env_id, **kwargs))
 
 
-def register_gymnasium() -> None:
-    """Register the Gymnasium ids (idempotent; ``import qenv`` arranges it already)."""
-    from qenv import _register_gymnasium_ids
-
-    _register_gymnasium_ids()
-
-
-register_gymnasium()
-
-__all__ = ["GYMNASIUM_ENVS", "PARALLEL_ENVS", "env_ids", "make", "make_aec", "register_gymnasium"]
+__all__ = ["GYMNASIUM_IDS", "PARALLEL_ENVS", "env_ids", "make", "make_aec"]

@@ -40,6 +40,7 @@ from qenv.checks import check_positive_int
 
 __all__ = [
     "EARTH_RADIUS_KM",
+    "GENERATORS",
     "MIN_LENGTH_KM",
     "TOPOLOGY_NAMES",
     "FloatSpec",
@@ -737,7 +738,8 @@ def largest_component(graph: nx.Graph) -> nx.Graph:
     return out
 
 
-_GENERATORS: Final[dict[str, Callable[..., nx.Graph]]] = {
+#: Topology generators by name (each takes ``rng=`` and its own keywords).
+GENERATORS: Final[dict[str, Callable[..., nx.Graph]]] = {
     "random_mesh": random_mesh,
     "waxman": waxman,
     "grid": grid,
@@ -757,8 +759,8 @@ def make_topology(name: str, *, rng: np.random.Generator, **kwargs: Any) -> nx.G
         graph = random_mesh(rng=rng, **kwargs)
         graph.graph["name"] = "dpem"
         return graph
-    if key in _GENERATORS:
-        return _GENERATORS[key](rng=rng, **kwargs)
+    if key in GENERATORS:
+        return GENERATORS[key](rng=rng, **kwargs)
     if Path(name).suffix.lower() in _FILE_SUFFIXES:
         return load_topology(name, rng=rng, **kwargs)
     raise ValueError(

@@ -39,28 +39,10 @@ class EntanglementAllocationCentralEnv(gymnasium.Env[ObsDict, npt.NDArray[np.int
         for key in ("agents_per", "n_edge_clouds", "regions"):
             if key in kwargs:
                 raise ValueError(f"{key}: not an argument of the centralized variant")
-        probe = EntanglementAllocationEnv(render_mode=render_mode, **kwargs)
-        n = probe.n_nodes
-        # Rebuild as one edge cloud of all nodes (same scenario objects, no second load).
-        kwargs = {k: v for k, v in kwargs.items() if k not in ("scenario", "scenario_seed")}
-        kwargs.pop("scenario_overrides", None)
-        core = probe.core
+        # One edge cloud holding every node, in node order.
         self.inner = EntanglementAllocationEnv(
-            render_mode=render_mode,
-            graph=core.graph,
-            traffic=core.traffic,
-            engine_config=core.engine_config,
-            horizon=core.horizon,
-            k_paths=core.k,
-            agents_per="edge_cloud",
-            regions=[list(range(n))],
-            **{
-                k: v
-                for k, v in kwargs.items()
-                if k not in ("horizon", "k_paths", "graph", "traffic", "engine_config")
-            },
+            render_mode=render_mode, agents_per="edge_cloud", n_edge_clouds=1, **kwargs
         )
-        self.inner.scenario_name = probe.scenario_name
         self._agent = self.inner.possible_agents[0]
         self.observation_space = self.inner.observation_space(self._agent)
         self.action_space = self.inner.action_space(self._agent)

@@ -309,7 +309,6 @@ class AllocationCore:
         self.remaining = np.append(b.n_pairs.astype(np.int64), 0)
         self.finished = np.zeros(r + 1, dtype=bool)  # completed or expired; row r = padding
         self.finished[r] = True
-        self.expired_mask = np.zeros(r + 1, dtype=bool)
         # Requests of each node in arrival order (CSR), and a pointer to the head.
         order = np.lexsort((b.arrival, b.source))
         self.node_req = np.append(order, r).astype(np.int64)
@@ -415,7 +414,6 @@ class AllocationCore:
             self.exp_ptr = stop
             if gone.size:
                 self.finished[gone] = True
-                self.expired_mask[gone] = True
                 left = self.remaining[gone]
                 np.add.at(expired, b.source[gone], left)
                 self.counters.expired += int(gone.size)

@@ -243,12 +243,12 @@ class EntanglementAllocationEnv(ParallelEnv[str, ObsDict, Any]):
             raise RuntimeError("step() after the episode ended: call reset() first")
         node_actions, pad_invalid = self._node_actions(actions)
         out = self.core.step(node_actions, self._mask)
-        node_r = np.append(out.reward, 0.0)
-        node_bad = np.append(out.invalid, False)
         if self.agents_per == "node":
             agent_r = out.reward
             agent_bad = out.invalid.astype(np.int64)
         else:
+            node_r = np.append(out.reward, 0.0)
+            node_bad = np.append(out.invalid, False)
             cfg = self.core.reward_config
             agent_bad = node_bad[self._member_safe].sum(axis=1) + pad_invalid
             pad_penalty = cfg.invalid_penalty * pad_invalid

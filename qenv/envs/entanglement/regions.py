@@ -24,6 +24,8 @@ def voronoi_regions(graph: nx.Graph, n_regions: int) -> list[list[int]]:
     n_regions = check_positive_int("n_edge_clouds", n_regions)
     if n_regions > n:
         raise ValueError(f"n_edge_clouds must be <= the number of nodes ({n}), got {n_regions}")
+    if n_regions == 1:
+        return [list(range(n))]
     dist = np.full((n, n), np.inf)
     for src, lengths in nx.all_pairs_dijkstra_path_length(graph, weight="length"):
         for dst, d in lengths.items():
