@@ -355,7 +355,7 @@ def check_episode_invariants(env: EntanglementAllocationEnv, seed: int, policy_s
         out = core.last_outcome
         assert out is not None
         new_calls = recorder.calls[n_calls:]
-        assert len(new_calls) <= 1  # one serve per slot, with every claim of the slot
+        assert len(new_calls) <= 1  # one serve per slot, with every feasible claim of the slot
         served = 0
         for call in new_calls:
             r = call.result
@@ -365,8 +365,11 @@ def check_episode_invariants(env: EntanglementAllocationEnv, seed: int, policy_s
             )
             assert not (r.delivered & ~r.accepted).any()
             assert (r.fidelity[r.delivered] >= call.f_min[r.delivered]).all()
+            # infeasible claims are ruled out before the engine is called
+            assert not r.infeasible.any()
             served += int(r.delivered.sum())
             stats["claims"] += len(r.accepted)
+        stats["claims"] += int(out.infeasible.sum())
         assert int(out.delivered.sum()) == served
         assert out.delivered.max(initial=0) <= 1  # one claim per node delivers at most one pair
         nodes = np.flatnonzero(out.delivered)
@@ -731,6 +734,17 @@ def test_explicit_regions() -> None:
     assert env.regions == [[0, 1, 7], [2, 3], [4, 5, 6]]
 
 
+def _feasible_now(core: Any, node: int, action: int) -> bool:
+    """Whether path ``action − 1`` of the node's head request has a pair on every link and
+    a swap credit at every inner node now (else the claim never reaches the engine)."""
+    head = core.head[node]
+    links = core.req_links[head, action - 1]
+    inner = core.req_inner[head, action - 1]
+    links, inner = links[links >= 0], inner[inner >= 0]
+    eng = core.engine
+    return bool((eng.links.count[links] >= 1).all() and (eng.credit[inner] >= 1 - 1e-9).all())
+
+
 def test_cloud_action_entry_claims_for_its_member_node() -> None:
     env = busy_env("mesh", 0, horizon=100, agents_per="edge_cloud", n_edge_clouds=3)
     obs, _ = env.reset(seed=0)
@@ -740,13 +754,17 @@ def test_cloud_action_entry_claims_for_its_member_node() -> None:
         for i, agent in enumerate(env.agents):
             masks = obs[agent]["action_mask"].reshape(-1, 1 + k)
             for j, node in enumerate(env.members[i].tolist()):
-                claims = np.flatnonzero(masks[j, 1:]) + 1
-                if node >= 0 and claims.size and j > 0:
-                    choice = (i, agent, j, node, int(claims[-1]))
+                claims = [
+                    p
+                    for p in (np.flatnonzero(masks[j, 1:]) + 1).tolist()
+                    if node >= 0 and _feasible_now(env.core, node, p)
+                ]
+                if claims and j > 0:  # a feasible claim reaches the engine
+                    choice = (i, agent, j, node, claims[-1])
         if choice is not None:
             break
         obs, *_ = env.step(waits(env))
-    assert choice is not None, "no cloud member with a request in 60 slots"
+    assert choice is not None, "no cloud member with a feasible claim in 60 slots"
     i, agent, j, node, path = choice
     head = int(env.core.head[node])
     expected = env.core.req_links[head, path - 1]

@@ -41,6 +41,12 @@ import numpy as np
 import numpy.typing as npt
 
 from qenv.checks import check_positive_int, check_range
+from qenv.envs.entanglement.kernels import (
+    check_claims,
+    fill_node_fields,
+    fill_request_rows,
+    path_stats,
+)
 from qenv.envs.entanglement.observation import (
     HOPS_SCALE,
     PAIRS_LEFT_SCALE,
@@ -55,9 +61,6 @@ from qenv.network.traffic import RequestBatch, RequestGenerator
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-#: Pair count of the padding column: never the bottleneck.
-_UNBOUNDED = np.iinfo(np.int64).max
 
 
 @dataclass(frozen=True)
@@ -263,21 +266,32 @@ class AllocationCore:
                 self.neighbours[a, fill[a]] = b
                 fill[a] += 1
         self.degree = fill
-        self._incident_code_t = np.ascontiguousarray(
-            np.where(self.incident >= 0, self.incident, len(self.ends)).T
-        )  # (D, N), padding -> the zero column L
-        self._neighbour_code_t = np.ascontiguousarray(
-            np.where(self.neighbours >= 0, self.neighbours, n).T
-        )  # (D, N), padding -> the zero column N
-        self._per_link = np.zeros((2, len(self.ends) + 1))
-        self._per_node = np.zeros((2, n + 1))
-        self._inv_degree = 1.0 / np.maximum(fill, 1)
         self._qmax = float(max(1, probe.links.capacity.max(initial=1)))
-        self._table_cache: tuple[int, tuple[FloatArray, IntArray, FloatArray]] | None = None
+        self._view_cache: tuple[int, PathView] | None = None
         self.memory = np.array([graph.nodes[i]["memory"] for i in range(n)], dtype=np.float64)
-        self._inv_memory = 1.0 / self.memory
-        self._inv_capacity = 1.0 / np.maximum(probe.links.capacity, 1)
         self.layout = ObservationLayout(self.max_degree, self.k, self.demand_horizon)
+        f = self.layout.fields
+        self._field_starts = np.array(
+            [
+                f[name].start
+                for name in (
+                    "free_memory",
+                    "swap_credit",
+                    "link_pairs",
+                    "link_fidelity",
+                    "queue_length",
+                    "has_request",
+                    "path_score",
+                    "neighbour_queues",
+                    "last_contention",
+                    "last_delivered",
+                    "time",
+                    "demand",
+                )
+            ],
+            dtype=np.int64,
+        )
+        self._field_starts[6] = f["path_score"].stop  # end of the request block
         self.demand = np.zeros((n, self.demand_horizon), dtype=np.float32)
         self._pair_links: dict[tuple[int, int], list[IntArray]] = {}
         self._pair_nodes: dict[tuple[int, int], list[tuple[int, ...]]] = {}
@@ -332,7 +346,7 @@ class AllocationCore:
         self.hist_birth = DelayLine(links.birth.copy(), self.view_depth)
         self.hist_credit = DelayLine(self.engine.credit.copy(), self.view_depth)
         self.t = 0
-        self._table_cache = None
+        self._view_cache = None
         self.last_outcome = None
         self._advance()
 
@@ -435,34 +449,46 @@ class AllocationCore:
 
     def step(self, actions: IntArray, mask: npt.NDArray[np.int8]) -> StepOutcome:
         """One slot with node actions (N,) checked against ``mask`` (N, 1 + k)."""
-        n, k = self.n_nodes, self.k
+        n = self.n_nodes
         cfg = self.reward_config
-        in_range = (actions >= 0) & (actions <= k)
-        safe_a = np.where(in_range, actions, 0)
-        valid = in_range & (mask[np.arange(n), safe_a] == 1)
-        invalid = ~valid
-        claim_nodes = np.flatnonzero(valid & (safe_a > 0))
+        eng = self.engine
+        actions = np.ascontiguousarray(actions, dtype=np.int64)
+        mask = np.ascontiguousarray(mask, dtype=np.int8)
+        if actions.shape != (n,) or mask.shape != (n, 1 + self.k):
+            raise ValueError(
+                f"actions must have shape ({n},) and mask ({n}, {1 + self.k}), "
+                f"got {actions.shape} and {mask.shape}"
+            )
+        invalid, claim, infeasible_b = check_claims(
+            actions, mask, self.head, self.req_links, self.req_inner, eng.links.count, eng.credit
+        )
         delivered = np.zeros(n, dtype=np.int64)
         contention = np.zeros(n, dtype=np.int64)
-        infeasible = np.zeros(n, dtype=np.int64)
+        infeasible = infeasible_b.astype(np.int64)
         gain = np.zeros(n)
         claimed_paths = np.zeros((0, 1), dtype=np.int64)
         claimed_nodes = np.zeros(0, dtype=np.int64)
         c = self.counters
+        claim_nodes = np.flatnonzero(claim)
         if claim_nodes.size:
+            c.claims += int(claim_nodes.size)
+            c.infeasible += int(infeasible_b.sum())
+            # Claims are served in a random order; infeasible ones (decided above, as
+            # serve would) take nothing, so only the feasible ones go to the engine.
             order = claim_nodes[self.rng.permutation(claim_nodes.size)]
+            order = order[~infeasible_b[order]]
+        else:
+            order = claim_nodes
+        if order.size:
             req = self.head[order]
-            path = safe_a[order] - 1
+            path = actions[order] - 1
             claim_links = self.req_links[req, path]
-            result = self.engine.serve(
+            result = eng.serve(
                 claim_links, self.req_inner[req, path], self.req_f_min[req], self.rng
             )
             contention[order] = result.contention
-            infeasible[order] = result.infeasible
             delivered[order] = result.delivered
-            c.claims += int(order.size)
             c.contention += int(result.contention.sum())
-            c.infeasible += int(result.infeasible.sum())
             c.low_fidelity += int((result.accepted & ~result.delivered).sum())
             ok = result.delivered
             if ok.any():
@@ -513,140 +539,112 @@ class AllocationCore:
         return self.t > self.horizon
 
     # ------------------------------------------------------------------ observations
-    def _tables(self) -> tuple[FloatArray, IntArray, FloatArray]:
-        """(delay, link) Werner and pair-count tables and (delay, node) swap credits.
-
-        Row ``d`` is what a node ``d`` slots away knows, aged to the current slot; the
-        last column is a neutral padding entry (w = 1, count and credit unbounded).
-        """
-        cached = self._table_cache
-        if cached is not None and cached[0] == self.t:
-            return cached[1]
-        eng = self.engine
-        links = eng.links
-        n_links = links.n_links
-        fresh: IntArray = self.hist_fresh.recent()  # type: ignore[assignment]
-        count: IntArray = self.hist_count.recent()  # type: ignore[assignment]
-        rows = fresh.shape[0]
-        age = self.t - fresh
-        alive = count > 0  # row 0: every stored pair is within the cutoff
-        cutoff = eng.config.cutoff_slots
-        if cutoff is not None and rows > 1:
-            alive[1:] &= age[1:] <= cutoff  # pairs seen earlier may have expired since
-        w_tab = np.empty((rows, n_links + 1))
-        w_tab[:, n_links] = 1.0
-        body = w_tab[:, :n_links]
-        age *= alive  # empty slots have a huge age: keep exp's argument small
-        np.multiply(age, self._log_decay, out=body)  # exp(age·ln decay): 5x cheaper than pow
-        np.exp(body, out=body)
-        body *= links.w0
-        body *= alive
-        c_tab = np.empty((rows, n_links + 1), dtype=np.int64)
-        c_tab[:, n_links] = _UNBOUNDED
-        np.multiply(count, alive, out=c_tab[:, :n_links])
-        cr_tab = np.empty((rows, self.n_nodes + 1))
-        cr_tab[:, self.n_nodes] = np.inf
-        cr_tab[:, : self.n_nodes] = self.hist_credit.recent()[:rows]
-        tables = (w_tab, c_tab, cr_tab)
-        self._table_cache = (self.t, tables)
-        return tables
-
     def path_view(self) -> PathView:
         """The candidate paths of every node with a head request (stale where remote)."""
-        w_tab, c_tab, cr_tab = self._tables()
+        cached = self._view_cache
+        if cached is not None and cached[0] == self.t:
+            return cached[1]
         nodes = np.flatnonzero(self.head < self._n_requests)
         head = self.head.take(nodes)
-        hops = self.req_hops.take(head, axis=0)
         valid = self.req_valid.take(head, axis=0)
-        h = max(1, int(hops.max(initial=1)))  # trim the padding beyond the longest path
-        code = self.req_link_code_t[:h].take(head, axis=1)  # (h, M, k)
-        w = w_tab.take(code).prod(axis=0)
-        bottleneck = c_tab.take(code).min(axis=0)
-        fidelity = (0.75 * w + 0.25) * (bottleneck > 0)
-        inner = self.req_inner_code_t[: max(h - 1, 1)].take(head, axis=1)
-        min_credit = cr_tab.take(inner).min(axis=0)
-        return PathView(
+        cutoff = self.engine.config.cutoff_slots
+        fresh: IntArray = self.hist_fresh.recent()  # type: ignore[assignment]
+        count: IntArray = self.hist_count.recent()  # type: ignore[assignment]
+        credit: FloatArray = self.hist_credit.recent()  # type: ignore[assignment]
+        w, bottleneck, min_credit = path_stats(
+            head,
+            self.req_link_code_t,
+            self.req_inner_code_t,
+            self.req_hops,
+            fresh,
+            count,
+            credit,
+            self.t,
+            -1 if cutoff is None else cutoff,
+            self._log_decay,
+            self.engine.links.w0,
+        )
+        bottleneck *= valid
+        fidelity = 0.75 * w
+        fidelity += 0.25
+        fidelity *= bottleneck > 0
+        view = PathView(
             nodes=nodes,
             request=head,
             valid=valid,
-            hops=hops,
-            bottleneck=bottleneck * valid,
-            fidelity=fidelity * valid,
+            hops=self.req_hops.take(head, axis=0),
+            bottleneck=bottleneck,
+            fidelity=fidelity,
             min_credit=min_credit,
             f_min=self.req_f_min.take(head),
             swap_prob=self.engine.config.swap_prob,
         )
+        self._view_cache = (self.t, view)
+        return view
 
     def observe(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int8]]:
         """Observation rows (N, obs_size) and action masks (N, 1 + k)."""
-        lay, eng = self.layout, self.engine
-        f = lay.fields
-        links = eng.links
+        lay, eng, links = self.layout, self.engine, self.engine.links
         n, k = self.n_nodes, self.k
-        n_links = links.n_links
-        w_tab, _, _ = self._tables()
-        # Built transposed (one contiguous row per feature) and transposed once at the end;
-        # every value is already in [0, 1] unless clipped below.
-        out = np.empty((lay.size, n), dtype=np.float32)
-        used = links.node_used
-        occupancy = used * self._inv_memory
-        out[f["free_memory"]] = 1.0 - occupancy
-        out[f["swap_credit"]] = eng.credit * (1.0 / eng.config.swap_burst)
-        per_link = self._per_link  # (2, L + 1) scratch; padding column stays 0
-        np.multiply(links.count, self._inv_capacity, out=per_link[0, :n_links])
-        w_now = w_tab[0, :n_links]
-        np.multiply(w_now, 0.75, out=per_link[1, :n_links])
-        per_link[1, :n_links] += 0.25 * (w_now > 0)
-        d = self.max_degree
-        out[f["link_pairs"].start : f["link_fidelity"].stop] = per_link.take(
-            self._incident_code_t, axis=1
-        ).reshape(2 * d, n)
-        has_req = self.head < self._n_requests
-        queue = self.arrived - (self.ptr - self._node_first)
-        np.minimum(queue * (1.0 / QUEUE_SCALE), 1.0, out=out[f["queue_length"].start])
-        per_node = self._per_node  # (2, N + 1) scratch; padding column stays 0
-        per_node[0, :n] = has_req
-        per_node[1, :n] = occupancy
-        start = f["neighbour_queues"].start
-        out[start : start + 2] = per_node.take(self._neighbour_code_t, axis=1).sum(axis=1) * (
-            self._inv_degree
+        obs = np.empty((n, lay.size), dtype=np.float32)
+        fill_node_fields(
+            obs,
+            self._field_starts,
+            links.node_used,
+            self.memory,
+            eng.credit,
+            float(eng.config.swap_burst),
+            links.count,
+            links.fresh,
+            links.capacity,
+            links.w0,
+            self._log_decay,
+            self.t,
+            self.incident,
+            self.neighbours,
+            self.head < self._n_requests,
+            self.arrived - (self.ptr - self._node_first),
+            QUEUE_SCALE,
+            self.last_contention,
+            self.last_delivered,
+            min(self.t / self.horizon, 1.0),
+            self.demand,
         )
-        out[f["last_contention"]] = self.last_contention
-        out[f["last_delivered"]] = self.last_delivered
-        out[f["time"]] = min(self.t / self.horizon, 1.0)
-        out[f["demand"]] = self.demand.T
-        head_start, paths_stop = f["has_request"].start, f["path_score"].stop
-        out[head_start:paths_stop] = 0.0
         mask = np.zeros((n, 1 + k), dtype=np.int8)
         mask[:, 0] = 1
         view = self.path_view()
         m = view.nodes
         if m.size:
-            r = view.request
             valid = view.valid
             score = np.asarray(self.path_scorer(view), dtype=np.float64)
-            score = np.where(score > 0, score, 0.0) * valid  # NaN and negatives -> 0
-            scale = 1.0 / self.deadline_scale
-            block = np.empty((6 + 6 * k, m.size))
-            block[0] = 1.0
-            block[1] = view.hops[:, 0] * (1.0 / HOPS_SCALE)
-            block[2] = view.f_min
-            block[3] = (self.t - self.req_arrival.take(r)) * scale
-            block[4] = (self.req_deadline.take(r) - self.t) * scale
-            block[5] = self.remaining.take(r) * (1.0 / PAIRS_LEFT_SCALE)
-            paths = block[6:].reshape(6, k, m.size)  # rows field·k + path
-            paths[0] = valid.T
-            paths[1] = view.hops.T * (1.0 / HOPS_SCALE)
-            paths[2] = view.bottleneck.T * (1.0 / self._qmax)
-            paths[3] = view.fidelity.T
-            # min_credit is inf on 1-hop paths: clip before masking (inf·0 would be NaN)
-            paths[4] = (np.minimum(view.min_credit / eng.config.swap_burst, 1.0) * valid).T
-            paths[5] = score.T
-            np.minimum(block, 1.0, out=block)
-            out[head_start:paths_stop, m] = block
-            allowed = (score > 0) if self.mask_infeasible else valid
-            mask[m, 1:] = allowed
-        return np.ascontiguousarray(out.T), mask
+            if score.shape != valid.shape:
+                raise ValueError(
+                    f"path_scorer returned shape {score.shape}, expected {valid.shape}"
+                )
+            fill_request_rows(
+                obs,
+                self._field_starts[5],
+                m,
+                view.request,
+                valid,
+                view.hops,
+                view.bottleneck,
+                view.fidelity,
+                view.min_credit,
+                score,
+                view.f_min,
+                self.req_arrival,
+                self.req_deadline,
+                self.remaining,
+                self.t,
+                self.deadline_scale,
+                HOPS_SCALE,
+                PAIRS_LEFT_SCALE,
+                self._qmax,
+                float(eng.config.swap_burst),
+            )
+            mask[m, 1:] = (score > 0) & valid if self.mask_infeasible else valid
+        return obs, mask
 
     def global_view(self, delay: int) -> GlobalView:
         """The network as seen ``delay`` slots late (0 = now); see :class:`GlobalView`."""
