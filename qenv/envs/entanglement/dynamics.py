@@ -42,6 +42,7 @@ import numpy.typing as npt
 
 from qenv.checks import check_positive_int, check_range
 from qenv.envs.entanglement.kernels import (
+    advance_heads,
     check_claims,
     fill_node_fields,
     fill_request_rows,
@@ -328,6 +329,7 @@ class AllocationCore:
         self.node_req = np.append(order, r).astype(np.int64)
         self.node_start = np.searchsorted(b.source[order], np.arange(self.n_nodes + 1))
         self.ptr = self.node_start[:-1].copy()
+        self.head = np.full(self.n_nodes, r, dtype=np.int64)  # no head request yet
         self._node_first = self.node_start[:-1].copy()
         self._n_requests = r
         self.arrival_idx = np.searchsorted(b.arrival, np.arange(0, self.horizon + 3))
@@ -437,14 +439,14 @@ class AllocationCore:
         return expired
 
     def _advance_heads(self) -> None:
-        end = self.node_start[1:]
-        need = (self.ptr < end) & self.finished[self.node_req[self.ptr]]
-        while need.any():
-            self.ptr[need] += 1
-            need &= (self.ptr < end) & self.finished[self.node_req[self.ptr]]
-        head = self.node_req[self.ptr]
-        self.head = np.where(
-            (self.ptr < end) & (self.req_arrival[head] <= self.t), head, len(self.batch)
+        advance_heads(
+            self.ptr,
+            self.node_start,
+            self.node_req,
+            self.finished,
+            self.req_arrival,
+            self.t,
+            self.head,
         )
 
     def step(self, actions: IntArray, mask: npt.NDArray[np.int8]) -> StepOutcome:

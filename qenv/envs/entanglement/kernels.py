@@ -257,3 +257,27 @@ def check_claims(
                     infeasible[i] = True
                     break
     return invalid, claim, infeasible
+
+
+@njit(cache=True, nogil=True)
+def advance_heads(
+    ptr: npt.NDArray[np.int64],
+    node_start: npt.NDArray[np.int64],
+    node_req: npt.NDArray[np.int64],
+    finished: npt.NDArray[np.bool_],
+    arrival: npt.NDArray[np.int64],
+    t: int,
+    head: npt.NDArray[np.int64],
+) -> None:
+    """Move each node's queue pointer ``ptr`` past finished requests and write its head
+    request (the first unfinished one that has arrived by slot ``t``; ``R`` if none)
+    into ``head``. Queues are the node's requests in arrival order (CSR ``node_start``)."""
+    none = finished.size - 1
+    for i in range(ptr.size):
+        p = ptr[i]
+        end = node_start[i + 1]
+        while p < end and finished[node_req[p]]:
+            p += 1
+        ptr[i] = p
+        r = node_req[p]
+        head[i] = r if p < end and arrival[r] <= t else none
