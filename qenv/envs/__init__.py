@@ -3,6 +3,7 @@
 | id | kind | class |
 | --- | --- | --- |
 | ``EntanglementAllocation-v0`` | PettingZoo ParallelEnv (DPEM) | :class:`~qenv.envs.entanglement.env.EntanglementAllocationEnv` |
+| ``QPUAllocation-v0`` | PettingZoo ParallelEnv (AHMO) | :class:`~qenv.envs.qpu.env.QPUAllocationEnv` |
 | ``qenv/EntanglementAllocationCentral-v0`` | Gymnasium Env, one centralized agent | :class:`~qenv.envs.entanglement.central.EntanglementAllocationCentralEnv` |
 
 ``import qenv`` registers the Gymnasium ids as soon as gymnasium itself is imported
@@ -23,6 +24,7 @@ from qenv import GYMNASIUM_IDS
 #: PettingZoo environments: id -> "module:Class".
 PARALLEL_ENVS: dict[str, str] = {
     "EntanglementAllocation-v0": "qenv.envs.entanglement.env:EntanglementAllocationEnv",
+    "QPUAllocation-v0": "qenv.envs.qpu.env:QPUAllocationEnv",
 }
 
 

@@ -1,0 +1,453 @@
+"""Dynamics of QPU dispatch: gateway queues, QPU queues, drifting noise, rewards, metrics.
+
+Pure numpy on top of :mod:`qenv.hardware`, :mod:`qenv.tasks` and :mod:`qenv.execution`;
+no gymnasium or PettingZoo here (the environment class wires this to their API).
+
+Time. Slot ``t`` ends at ``now = t·dt`` seconds. :meth:`DispatchCore.reset` draws the
+episode's tasks and advances into slot 1. Each :meth:`DispatchCore.step` then
+
+1. checks every gateway's action against the mask it was shown (an action outside it is
+   *invalid*: counted, penalised, not executed);
+2. sends each dispatched head task to the tail of its QPU's queue, in a random order
+   among gateways that chose the same QPU in the same slot. A QPU runs its queue first
+   in, first out, without preemption: a task starts at ``max(now, QPU free)`` and runs
+   for ``shots × (scheduled circuit duration + per-shot overhead)``, its circuit routed
+   on the device's coupling map once per (circuit, device) (:class:`qenv.execution.Router`);
+3. advances time by ``dt``: tasks that have started get their success probability, the
+   estimated success probability (ESP, :mod:`qenv.execution.esp`) of the routed circuit
+   under the device's *true* noise at the start; tasks that have finished are completed
+   and rewarded; the gateway queues admit the tasks that arrived; a waiting task whose
+   deadline has passed is dropped;
+4. moves the true noise of every QPU (every ``drift_interval_s``, a mean-reverting walk
+   around its snapshot, :class:`qenv.hardware.CalibrationDrift`); agents see the last
+   published calibration, not the true one.
+
+Reward of a gateway in a slot (:class:`RewardConfig`)::
+
+    Σ_completed  w·(p_success − late·[finished after its deadline])
+    − drop·Σ_dropped w − invalid·(invalid actions)
+
+with ``w`` the task's priority (1–3): high-priority tasks count more, a completed task
+earns its success probability (expected successful tasks; throughput against error
+rate), a late one loses ``late``, a dropped one ``drop``.
+
+Randomness: ``reset(rng)`` spawns independent streams for the tasks, the drift of each
+QPU and the dispatch order, so policies compared on one seed face the same tasks and the
+same noise trajectories whatever they do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from qenv.checks import check_positive_int, check_range
+from qenv.execution import RoutedCircuit, Router, executable, log_esp_many
+from qenv.hardware import Calibration, CalibrationDrift, QPUSpec
+from qenv.qpu_scenarios import DriftConfig
+from qenv.tasks.workload import TaskBatch, Workload
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Process-wide routing cache: a (circuit, device) pair is routed once per process.
+ROUTER = Router(cache_size=8192)
+
+# Task states.
+WAITING, DISPATCHED, STARTED, DONE, DROPPED = 0, 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Per-gateway reward of one slot (module docstring); every weight >= 0."""
+
+    late_penalty: float = 0.5
+    drop_penalty: float = 1.0
+    invalid_penalty: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("late_penalty", "drop_penalty", "invalid_penalty"):
+            check_range(name, getattr(self, name), 0.0)
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """Per-gateway results of one slot."""
+
+    reward: FloatArray
+    invalid: BoolArray
+    dispatched: IntArray  # (A,) task ids dispatched this slot, in queue order
+    dispatched_to: IntArray  # (A,) their QPUs
+    completed: IntArray  # task ids that finished this slot
+    dropped: IntArray  # task ids dropped this slot
+
+
+@dataclass(frozen=True)
+class HeadView:
+    """What gateways see of their head task on every QPU: the input of a QPU scorer.
+
+    (G, M) arrays for all G gateways; rows of gateways without a head task are zero.
+    """
+
+    has_task: BoolArray  # (G,)
+    circuit: IntArray  # (G,) library index (0 where no task)
+    executable: BoolArray  # (G, M) the circuit fits the QPU and its gates translate
+    esp: FloatArray  # (G, M) ESP under the published calibration (0 if not executable)
+    runtime_s: FloatArray  # (G, M) runtime of the head task on the QPU (0 if not executable)
+    wait_s: FloatArray  # (M,) time until each QPU's queue is empty
+
+
+#: Fills the (G, M, 7) AHMO block: six sub-scores and the HyperScore (scaled to [0, 1]).
+QPUScorer = Callable[[HeadView], FloatArray]
+
+SCORE_FIELDS = ("logic", "sandbox", "novelty", "impact", "repro", "qnc", "hyperscore")
+
+
+def fidelity_score(view: HeadView) -> FloatArray:
+    """Default AHMO block until the scoring pipeline is attached: ``logic`` (1 if the task
+    can run on the QPU) and ``qnc`` (the ESP under the published calibration); the other
+    sub-scores and the HyperScore are 0."""
+    out = np.zeros((*view.esp.shape, len(SCORE_FIELDS)))
+    out[..., 0] = view.executable
+    out[..., 5] = view.esp
+    return out
+
+
+class DispatchCore:
+    """State and rules of QPU dispatch for G gateways and M QPUs (module docstring)."""
+
+    def __init__(
+        self,
+        fleet: Sequence[QPUSpec],
+        workload: Workload,
+        n_gateways: int,
+        *,
+        dt: float = 0.1,
+        horizon: int = 1000,
+        drift: DriftConfig | None = None,
+        reward: RewardConfig | None = None,
+    ) -> None:
+        if not fleet:
+            raise ValueError("fleet must hold at least one QPU")
+        self.fleet = tuple(fleet)
+        self.workload = workload
+        self.n_gateways = check_positive_int("n_gateways", n_gateways)
+        self.dt = float(check_range("dt", dt, 0.0, low_open=True))
+        self.horizon = check_positive_int("horizon", horizon)
+        self.drift_config = drift or DriftConfig()
+        self.reward_config = reward or RewardConfig()
+        lib = workload.library
+        c, m = len(lib), len(self.fleet)
+        self.n_qpus = m
+        # Routing and everything static about (circuit, QPU): once, from the process cache.
+        self.exec_ok = np.zeros((c, m), dtype=bool)
+        self.reasons: dict[tuple[int, int], str] = {}
+        self.routed: list[list[RoutedCircuit | None]] = [[None] * m for _ in range(c)]
+        self.duration_s = np.zeros((c, m))
+        for j, spec in enumerate(self.fleet):
+            for i, circ in enumerate(lib):
+                reason = executable(circ.qc, spec)
+                if reason is not None:
+                    self.reasons[i, j] = reason
+                    continue
+                routed = ROUTER.route(circ.key, circ.qc, spec)
+                self.exec_ok[i, j] = True
+                self.routed[i][j] = routed
+                self.duration_s[i, j] = routed.duration_s
+        if not self.exec_ok.any(axis=1).all():
+            bad = [lib[int(i)].name for i in np.flatnonzero(~self.exec_ok.any(axis=1))]
+            raise ValueError(f"circuits that no QPU of the fleet can run: {bad}")
+        self.shot_overhead_s = np.array([q.shot_overhead_s for q in self.fleet])
+        feats = [circ.features() for circ in lib]
+        self.circuit_features = np.array(
+            [[f["num_qubits"], f["depth"], f["count_2q"]] for f in feats], dtype=np.float64
+        )
+        self.family_index = np.asarray(lib.family_index, dtype=np.int64)
+        self.families = tuple(lib.families)
+        self.t = 0
+
+    # ------------------------------------------------------------------ ESP tables
+    def _esp_table(self, calibrations: Sequence[Calibration]) -> FloatArray:
+        """(C, M) ESP of every circuit on every QPU under ``calibrations`` (0 where it
+        cannot run)."""
+        out = np.zeros(self.exec_ok.shape)
+        for j, cal in enumerate(calibrations):
+            rows = np.flatnonzero(self.exec_ok[:, j])
+            routed = [self.routed[i][j] for i in rows]
+            out[rows, j] = np.exp(log_esp_many(routed, cal))  # type: ignore[arg-type]
+        return out
+
+    def _refresh_true(self) -> None:
+        self.esp_true = self._esp_table([d.true() for d in self.drifts])
+
+    def _refresh_observed(self) -> None:
+        self.observed = [d.observed() for d in self.drifts]
+        self.observed_versions = [c.version for c in self.observed]
+        self.last_recalibration_s = np.array([d.last_recalibration_s for d in self.drifts])
+        self.esp_observed = self._esp_table(self.observed)
+        summary = [c.summary() for c in self.observed]
+        # Calibration summary per QPU: 2q error, readout error, T2 (log10 µs / 7 in [0, 1]).
+        self.cal_summary = np.array(
+            [
+                [
+                    min(s["gate_error_2q"] * 10.0, 1.0),
+                    min(s["readout_error"] * 10.0, 1.0),
+                    float(np.clip(np.log10(max(s["t2_s"], 1e-9) / 1e-6) / 7.0, 0.0, 1.0)),
+                ]
+                for s in summary
+            ]
+        )
+
+    # ------------------------------------------------------------------ episode setup
+    def reset(self, rng: np.random.Generator, batch: TaskBatch | None = None) -> None:
+        """Start an episode: the episode's tasks, fresh QPUs and noise, slot 1."""
+        task_rng, drift_rng, self.rng = rng.spawn(3)
+        self.drift_rngs = drift_rng.spawn(self.n_qpus)
+        cfg = self.drift_config
+        self.drifts = [
+            CalibrationDrift(
+                spec,
+                sigma=cfg.sigma,
+                reversion=cfg.reversion,
+                recalibration_period_s=cfg.recalibration_period_s,
+            )
+            for spec in self.fleet
+        ]
+        self.batch = (
+            batch
+            if batch is not None
+            else self.workload.generate(self.horizon * self.dt, self.n_gateways, task_rng)
+        )
+        b = self.batch
+        n = len(b)
+        if n and int(b.gateway.max()) >= self.n_gateways:
+            raise ValueError(f"tasks name gateways beyond the {self.n_gateways} of the env")
+        if n and int(b.circuit.max()) >= len(self.workload.library):
+            raise ValueError("tasks name circuits beyond the workload's library")
+        self.n_tasks = n
+        self.state = np.full(n + 1, WAITING, dtype=np.int8)
+        self.state[n] = DONE  # padding row
+        self.qpu = np.full(n + 1, -1, dtype=np.int64)
+        self.start = np.full(n + 1, np.nan)
+        self.end = np.full(n + 1, np.nan)
+        self.p_success = np.full(n + 1, np.nan)
+        self.task_circuit = np.append(b.circuit, 0)
+        self.task_shots = np.append(b.shots, 1)
+        self.task_priority = np.append(b.priority, 0).astype(np.float64)
+        self.task_arrival = np.append(b.arrival_s, 0.0)
+        self.task_deadline = np.append(b.deadline_s, np.inf)
+        self.task_gateway = np.append(b.gateway, 0)
+        # Gateway queues: each gateway's tasks in arrival order (CSR) and a head pointer.
+        order = np.lexsort((b.arrival_s, b.gateway))
+        self.gw_tasks = np.append(order, n).astype(np.int64)
+        self.gw_start = np.searchsorted(b.gateway[order], np.arange(self.n_gateways + 1))
+        self.ptr = self.gw_start[:-1].copy()
+        self.head = np.full(self.n_gateways, n, dtype=np.int64)
+        self.admitted = 0  # tasks with arrival < now, in arrival order
+        self.waiting = np.zeros(self.n_gateways, dtype=np.int64)  # admitted, still waiting
+        self.waiting_deadline_ptr = 0
+        self.by_deadline = np.argsort(b.deadline_s, kind="stable")
+        self.deadline_sorted = np.asarray(b.deadline_s)[self.by_deadline]
+        self.in_flight = np.zeros(0, dtype=np.int64)  # dispatched or started, not done
+        self.free_at = np.zeros(self.n_qpus)
+        self.busy_s = np.zeros(self.n_qpus)  # of completed tasks
+        self.counters = {
+            "completed": 0,
+            "dropped": 0,
+            "late": 0,
+            "dispatched": 0,
+            "invalid_actions": 0,
+            "p_success_sum": 0.0,
+            "completion_time_sum": 0.0,
+            "wait_time_sum": 0.0,
+            "reward_sum": 0.0,
+        }
+        self.t = 0
+        self._next_drift = self.drift_config.interval_s
+        self._refresh_true()
+        self._refresh_observed()
+        self.last_outcome: StepOutcome | None = None
+        self._advance(np.zeros(self.n_gateways))
+
+    @property
+    def now(self) -> float:
+        """End of the current slot, s."""
+        return self.t * self.dt
+
+    @property
+    def done(self) -> bool:
+        return self.t > self.horizon
+
+    # ------------------------------------------------------------------ dynamics
+    def _advance(self, reward: FloatArray) -> tuple[IntArray, IntArray]:
+        """Move into the next slot: starts, completions, arrivals, drops, drift."""
+        self.t += 1
+        now = self.now
+        cfg = self.reward_config
+        completed = dropped = np.zeros(0, dtype=np.int64)
+        fl = self.in_flight
+        if fl.size:
+            new = fl[(self.state[fl] == DISPATCHED) & (self.start[fl] < now)]
+            if new.size:
+                # The true noise at the start decides the success probability.
+                self.p_success[new] = self.esp_true[self.task_circuit[new], self.qpu[new]]
+                self.state[new] = STARTED
+            fin = self.end[fl] <= now
+            if fin.any():
+                completed = fl[fin]
+                self.in_flight = fl[~fin]
+                self.state[completed] = DONE
+                w = self.task_priority[completed]
+                late = self.end[completed] > self.task_deadline[completed]
+                gain = w * (self.p_success[completed] - cfg.late_penalty * late)
+                np.add.at(reward, self.task_gateway[completed], gain)
+                c = self.counters
+                c["completed"] += int(completed.size)
+                c["late"] += int(late.sum())
+                c["p_success_sum"] += float(self.p_success[completed].sum())
+                c["completion_time_sum"] += float(
+                    (self.end[completed] - self.task_arrival[completed]).sum()
+                )
+                np.add.at(
+                    self.busy_s,
+                    self.qpu[completed],
+                    self.end[completed] - self.start[completed],
+                )
+        # Arrivals: tasks with arrival < now join their gateway's queue.
+        admitted = int(np.searchsorted(self.batch.arrival_s, now, side="left"))
+        if admitted > self.admitted:
+            self.waiting += np.bincount(
+                self.batch.gateway[self.admitted : admitted], minlength=self.n_gateways
+            )
+            self.admitted = admitted
+        # Drops: waiting tasks whose deadline has passed.
+        stop = int(np.searchsorted(self.deadline_sorted, now, side="left"))
+        if stop > self.waiting_deadline_ptr:
+            due = self.by_deadline[self.waiting_deadline_ptr : stop]
+            self.waiting_deadline_ptr = stop
+            dropped = due[self.state[due] == WAITING]
+            if dropped.size:
+                self.state[dropped] = DROPPED
+                self.waiting -= np.bincount(self.task_gateway[dropped], minlength=self.n_gateways)
+                np.add.at(
+                    reward,
+                    self.task_gateway[dropped],
+                    -cfg.drop_penalty * self.task_priority[dropped],
+                )
+                self.counters["dropped"] += int(dropped.size)
+        # Noise drift in fixed steps (independent of the actions: common random numbers).
+        if now >= self._next_drift - 1e-12:
+            span = self.drift_config.interval_s
+            for d, r in zip(self.drifts, self.drift_rngs, strict=True):
+                d.step(span, r)
+            self._next_drift += span
+            self._refresh_true()
+            if [d.observed().version for d in self.drifts] != self.observed_versions:
+                self._refresh_observed()
+        self._advance_heads()
+        return completed, dropped
+
+    def _advance_heads(self) -> None:
+        end = self.gw_start[1:]
+        ptr = self.ptr
+        tasks, state = self.gw_tasks, self.state
+        for g in range(self.n_gateways):
+            p = ptr[g]
+            while p < end[g] and state[tasks[p]] != WAITING:
+                p += 1
+            ptr[g] = p
+            task = tasks[p]
+            self.head[g] = task if p < end[g] and task < self.admitted else self.n_tasks
+
+    def step(self, actions: IntArray, mask: npt.NDArray[np.int8]) -> StepOutcome:
+        """One slot with gateway actions (G,) checked against ``mask`` (G, 1 + M)."""
+        g, m = self.n_gateways, self.n_qpus
+        actions = np.asarray(actions, dtype=np.int64)
+        if actions.shape != (g,) or mask.shape != (g, 1 + m):
+            raise ValueError(
+                f"actions must have shape ({g},) and mask ({g}, {1 + m}), "
+                f"got {actions.shape} and {mask.shape}"
+            )
+        in_range = (actions >= 0) & (actions <= m)
+        safe = np.where(in_range, actions, 0)
+        invalid = ~in_range | (mask[np.arange(g), safe] != 1)
+        send = np.flatnonzero(~invalid & (safe > 0))
+        reward = -self.reward_config.invalid_penalty * invalid.astype(np.float64)
+        self.counters["invalid_actions"] += int(invalid.sum())
+        dispatched = np.zeros(0, dtype=np.int64)
+        dispatched_to = np.zeros(0, dtype=np.int64)
+        if send.size:
+            send = send[self.rng.permutation(send.size)] if send.size > 1 else send
+            dispatched = self.head[send]
+            dispatched_to = safe[send] - 1
+            now = self.now
+            for task, j in zip(dispatched.tolist(), dispatched_to.tolist(), strict=True):
+                c = self.task_circuit[task]
+                run = self.task_shots[task] * (self.duration_s[c, j] + self.shot_overhead_s[j])
+                start = max(now, self.free_at[j])
+                self.start[task] = start
+                self.end[task] = start + run
+                self.free_at[j] = start + run
+            self.qpu[dispatched] = dispatched_to
+            self.state[dispatched] = DISPATCHED
+            self.waiting[send] -= 1
+            self.in_flight = np.concatenate([self.in_flight, dispatched])
+            self.counters["dispatched"] += int(dispatched.size)
+            self.counters["wait_time_sum"] += float(
+                (self.start[dispatched] - self.task_arrival[dispatched]).sum()
+            )
+        completed, dropped = self._advance(reward)
+        self.counters["reward_sum"] += float(reward.sum())
+        out = StepOutcome(reward, invalid, dispatched, dispatched_to, completed, dropped)
+        self.last_outcome = out
+        return out
+
+    # ------------------------------------------------------------------ views
+    def head_view(self) -> HeadView:
+        """The head tasks of all gateways against every QPU (published calibration)."""
+        has = self.head < self.n_tasks
+        c = np.where(has, self.task_circuit[self.head], 0)
+        ok = self.exec_ok[c] & has[:, None]
+        runtime = self.task_shots[self.head][:, None] * (self.duration_s[c] + self.shot_overhead_s)
+        return HeadView(
+            has_task=has,
+            circuit=c,
+            executable=ok,
+            esp=self.esp_observed[c] * ok,
+            runtime_s=runtime * ok,
+            wait_s=np.maximum(self.free_at - self.now, 0.0),
+        )
+
+    def metrics(self) -> dict[str, float]:
+        """Episode metrics so far (DESIGN.md §4); NaN where undefined (nothing completed)."""
+        c = self.counters
+        elapsed = max(self.now, self.dt)
+        done, dropped = c["completed"], c["dropped"]
+        nan = float("nan")
+        # Busy time of running tasks up to now counts towards utilisation too.
+        fl = self.in_flight
+        running = fl[self.start[fl] < self.now] if fl.size else fl
+        busy = float(self.busy_s.sum()) + float(
+            (np.minimum(self.end[running], self.now) - self.start[running]).sum()
+        )
+        return {
+            "throughput": done / elapsed,
+            "error_rate": 1.0 - c["p_success_sum"] / done if done else nan,
+            "mean_completion_time": c["completion_time_sum"] / done if done else nan,
+            "utilisation": busy / (self.n_qpus * elapsed),
+            "deadline_miss_rate": (c["late"] + dropped) / (done + dropped)
+            if done + dropped
+            else 0.0,
+            "invalid_actions": float(c["invalid_actions"]),
+            "tasks": float(self.n_tasks),
+            "completed_tasks": float(done),
+            "dropped_tasks": float(dropped),
+            "late_tasks": float(c["late"]),
+            "dispatched_tasks": float(c["dispatched"]),
+            "mean_wait": c["wait_time_sum"] / c["dispatched"] if c["dispatched"] else nan,
+            "episode_reward": float(c["reward_sum"]),
+        }
