@@ -1,6 +1,7 @@
 """Dynamics of QPU dispatch: gateway queues, QPU queues, drifting noise, rewards, metrics.
 
-Pure numpy on top of :mod:`qenv.hardware`, :mod:`qenv.tasks` and :mod:`qenv.execution`;
+Numpy and numba kernels (:mod:`qenv.envs.qpu.kernels`) on top of :mod:`qenv.hardware`,
+:mod:`qenv.tasks` and :mod:`qenv.execution`;
 no gymnasium or PettingZoo here (the environment class wires this to their API).
 
 Time. Slot ``t`` ends at ``now = t·dt`` seconds. :meth:`DispatchCore.reset` draws the
@@ -45,6 +46,18 @@ import numpy as np
 import numpy.typing as npt
 
 from qenv.checks import check_positive_int, check_range
+from qenv.envs.qpu.kernels import (
+    COMPLETED,
+    COMPLETION_SUM,
+    DISPATCHED_N,
+    DROPPED_N,
+    INVALID,
+    LATE,
+    P_SUM,
+    WAIT_SUM,
+    advance,
+    dispatch,
+)
 from qenv.execution import RoutedCircuit, Router, executable, log_esp_many
 from qenv.hardware import Calibration, CalibrationDrift, QPUSpec
 from qenv.qpu_scenarios import DriftConfig
@@ -252,20 +265,22 @@ class DispatchCore:
         self.waiting_deadline_ptr = 0
         self.by_deadline = np.argsort(b.deadline_s, kind="stable")
         self.deadline_sorted = np.asarray(b.deadline_s)[self.by_deadline]
-        self.in_flight = np.zeros(0, dtype=np.int64)  # dispatched or started, not done
+        # Tasks dispatched or running, not done: the first n_inflight entries.
+        self.inflight = np.zeros(n + 1, dtype=np.int64)
+        self.n_inflight = 0
         self.free_at = np.zeros(self.n_qpus)
         self.busy_s = np.zeros(self.n_qpus)  # of completed tasks
-        self.counters = {
-            "completed": 0,
-            "dropped": 0,
-            "late": 0,
-            "dispatched": 0,
-            "invalid_actions": 0,
-            "p_success_sum": 0.0,
-            "completion_time_sum": 0.0,
-            "wait_time_sum": 0.0,
-            "reward_sum": 0.0,
-        }
+        self.tally = np.zeros(8)  # running sums, indexed as in qenv.envs.qpu.kernels
+        self.reward_sum = 0.0
+        self._arrival_sorted = np.ascontiguousarray(b.arrival_s, dtype=np.float64)
+        self._arrival_gateway = np.ascontiguousarray(b.gateway, dtype=np.int64)
+        self._by_deadline = self.by_deadline.astype(np.int64)
+        self._deadline_sorted = np.ascontiguousarray(self.deadline_sorted, dtype=np.float64)
+        self._done_buf = np.zeros(n + 1, dtype=np.int64)
+        self._dropped_buf = np.zeros(n + 1, dtype=np.int64)
+        self._sent_task = np.zeros(self.n_gateways, dtype=np.int64)
+        self._sent_qpu = np.zeros(self.n_gateways, dtype=np.int64)
+        self._invalid = np.zeros(self.n_gateways, dtype=bool)
         self.t = 0
         self._next_drift = self.drift_config.interval_s
         self._refresh_true()
@@ -283,62 +298,56 @@ class DispatchCore:
         return self.t > self.horizon
 
     # ------------------------------------------------------------------ dynamics
+    @property
+    def in_flight(self) -> IntArray:
+        """Tasks dispatched or running, not yet done (a copy)."""
+        return self.inflight[: self.n_inflight].copy()
+
     def _advance(self, reward: FloatArray) -> tuple[IntArray, IntArray]:
         """Move into the next slot: starts, completions, arrivals, drops, drift."""
         self.t += 1
         now = self.now
         cfg = self.reward_config
-        completed = dropped = np.zeros(0, dtype=np.int64)
-        fl = self.in_flight
-        if fl.size:
-            new = fl[(self.state[fl] == DISPATCHED) & (self.start[fl] < now)]
-            if new.size:
-                # The true noise at the start decides the success probability.
-                self.p_success[new] = self.esp_true[self.task_circuit[new], self.qpu[new]]
-                self.state[new] = STARTED
-            fin = self.end[fl] <= now
-            if fin.any():
-                completed = fl[fin]
-                self.in_flight = fl[~fin]
-                self.state[completed] = DONE
-                w = self.task_priority[completed]
-                late = self.end[completed] > self.task_deadline[completed]
-                gain = w * (self.p_success[completed] - cfg.late_penalty * late)
-                np.add.at(reward, self.task_gateway[completed], gain)
-                c = self.counters
-                c["completed"] += int(completed.size)
-                c["late"] += int(late.sum())
-                c["p_success_sum"] += float(self.p_success[completed].sum())
-                c["completion_time_sum"] += float(
-                    (self.end[completed] - self.task_arrival[completed]).sum()
-                )
-                np.add.at(
-                    self.busy_s,
-                    self.qpu[completed],
-                    self.end[completed] - self.start[completed],
-                )
-        # Arrivals: tasks with arrival < now join their gateway's queue.
-        admitted = int(np.searchsorted(self.batch.arrival_s, now, side="left"))
-        if admitted > self.admitted:
-            self.waiting += np.bincount(
-                self.batch.gateway[self.admitted : admitted], minlength=self.n_gateways
-            )
-            self.admitted = admitted
-        # Drops: waiting tasks whose deadline has passed.
-        stop = int(np.searchsorted(self.deadline_sorted, now, side="left"))
-        if stop > self.waiting_deadline_ptr:
-            due = self.by_deadline[self.waiting_deadline_ptr : stop]
-            self.waiting_deadline_ptr = stop
-            dropped = due[self.state[due] == WAITING]
-            if dropped.size:
-                self.state[dropped] = DROPPED
-                self.waiting -= np.bincount(self.task_gateway[dropped], minlength=self.n_gateways)
-                np.add.at(
-                    reward,
-                    self.task_gateway[dropped],
-                    -cfg.drop_penalty * self.task_priority[dropped],
-                )
-                self.counters["dropped"] += int(dropped.size)
+        (
+            self.n_inflight,
+            n_done,
+            n_dropped,
+            self.admitted,
+            self.waiting_deadline_ptr,
+        ) = advance(
+            now,
+            self.inflight,
+            self.n_inflight,
+            self.state,
+            self.start,
+            self.end,
+            self.qpu,
+            self.p_success,
+            self.esp_true,
+            self.task_circuit,
+            self.task_priority,
+            self.task_deadline,
+            self.task_gateway,
+            self.task_arrival,
+            self.busy_s,
+            reward,
+            cfg.late_penalty,
+            cfg.drop_penalty,
+            self.admitted,
+            self._arrival_sorted,
+            self._arrival_gateway,
+            self.waiting,
+            self.waiting_deadline_ptr,
+            self._by_deadline,
+            self._deadline_sorted,
+            self.ptr,
+            self.gw_start,
+            self.gw_tasks,
+            self.head,
+            self._done_buf,
+            self._dropped_buf,
+            self.tally,
+        )
         # Noise drift in fixed steps (independent of the actions: common random numbers).
         if now >= self._next_drift - 1e-12:
             span = self.drift_config.interval_s
@@ -348,60 +357,53 @@ class DispatchCore:
             self._refresh_true()
             if [d.observed().version for d in self.drifts] != self.observed_versions:
                 self._refresh_observed()
-        self._advance_heads()
-        return completed, dropped
-
-    def _advance_heads(self) -> None:
-        end = self.gw_start[1:]
-        ptr = self.ptr
-        tasks, state = self.gw_tasks, self.state
-        for g in range(self.n_gateways):
-            p = ptr[g]
-            while p < end[g] and state[tasks[p]] != WAITING:
-                p += 1
-            ptr[g] = p
-            task = tasks[p]
-            self.head[g] = task if p < end[g] and task < self.admitted else self.n_tasks
+        return self._done_buf[:n_done].copy(), self._dropped_buf[:n_dropped].copy()
 
     def step(self, actions: IntArray, mask: npt.NDArray[np.int8]) -> StepOutcome:
         """One slot with gateway actions (G,) checked against ``mask`` (G, 1 + M)."""
         g, m = self.n_gateways, self.n_qpus
-        actions = np.asarray(actions, dtype=np.int64)
+        if not (isinstance(actions, np.ndarray) and actions.dtype == np.int64):
+            actions = np.ascontiguousarray(actions, dtype=np.int64)
+        if not (isinstance(mask, np.ndarray) and mask.dtype == np.int8):
+            mask = np.ascontiguousarray(mask, dtype=np.int8)
         if actions.shape != (g,) or mask.shape != (g, 1 + m):
             raise ValueError(
                 f"actions must have shape ({g},) and mask ({g}, {1 + m}), "
                 f"got {actions.shape} and {mask.shape}"
             )
-        in_range = (actions >= 0) & (actions <= m)
-        safe = np.where(in_range, actions, 0)
-        invalid = ~in_range | (mask[np.arange(g), safe] != 1)
-        send = np.flatnonzero(~invalid & (safe > 0))
-        reward = -self.reward_config.invalid_penalty * invalid.astype(np.float64)
-        self.counters["invalid_actions"] += int(invalid.sum())
-        dispatched = np.zeros(0, dtype=np.int64)
-        dispatched_to = np.zeros(0, dtype=np.int64)
-        if send.size:
-            send = send[self.rng.permutation(send.size)] if send.size > 1 else send
-            dispatched = self.head[send]
-            dispatched_to = safe[send] - 1
-            now = self.now
-            for task, j in zip(dispatched.tolist(), dispatched_to.tolist(), strict=True):
-                c = self.task_circuit[task]
-                run = self.task_shots[task] * (self.duration_s[c, j] + self.shot_overhead_s[j])
-                start = max(now, self.free_at[j])
-                self.start[task] = start
-                self.end[task] = start + run
-                self.free_at[j] = start + run
-            self.qpu[dispatched] = dispatched_to
-            self.state[dispatched] = DISPATCHED
-            self.waiting[send] -= 1
-            self.in_flight = np.concatenate([self.in_flight, dispatched])
-            self.counters["dispatched"] += int(dispatched.size)
-            self.counters["wait_time_sum"] += float(
-                (self.start[dispatched] - self.task_arrival[dispatched]).sum()
-            )
+        reward = np.zeros(g)
+        order = self.rng.permutation(g)
+        n_sent, self.n_inflight = dispatch(
+            actions,
+            mask,
+            order,
+            self.head,
+            self.task_circuit,
+            self.task_shots,
+            self.task_arrival,
+            self.duration_s,
+            self.shot_overhead_s,
+            self.now,
+            self.free_at,
+            self.start,
+            self.end,
+            self.qpu,
+            self.state,
+            self.waiting,
+            self.inflight,
+            self.n_inflight,
+            reward,
+            self._invalid,
+            self._sent_task,
+            self._sent_qpu,
+            self.reward_config.invalid_penalty,
+            self.tally,
+        )
+        invalid = self._invalid.copy()
+        dispatched = self._sent_task[:n_sent].copy()
+        dispatched_to = self._sent_qpu[:n_sent].copy()
         completed, dropped = self._advance(reward)
-        self.counters["reward_sum"] += float(reward.sum())
+        self.reward_sum += float(reward.sum())
         out = StepOutcome(reward, invalid, dispatched, dispatched_to, completed, dropped)
         self.last_outcome = out
         return out
@@ -424,30 +426,29 @@ class DispatchCore:
 
     def metrics(self) -> dict[str, float]:
         """Episode metrics so far (DESIGN.md §4); NaN where undefined (nothing completed)."""
-        c = self.counters
+        c = self.tally
         elapsed = max(self.now, self.dt)
-        done, dropped = c["completed"], c["dropped"]
+        done, dropped, late = int(c[COMPLETED]), int(c[DROPPED_N]), int(c[LATE])
+        sent = int(c[DISPATCHED_N])
         nan = float("nan")
         # Busy time of running tasks up to now counts towards utilisation too.
         fl = self.in_flight
-        running = fl[self.start[fl] < self.now] if fl.size else fl
+        running = fl[self.start[fl] < self.now]
         busy = float(self.busy_s.sum()) + float(
             (np.minimum(self.end[running], self.now) - self.start[running]).sum()
         )
         return {
             "throughput": done / elapsed,
-            "error_rate": 1.0 - c["p_success_sum"] / done if done else nan,
-            "mean_completion_time": c["completion_time_sum"] / done if done else nan,
+            "error_rate": 1.0 - float(c[P_SUM]) / done if done else nan,
+            "mean_completion_time": float(c[COMPLETION_SUM]) / done if done else nan,
             "utilisation": busy / (self.n_qpus * elapsed),
-            "deadline_miss_rate": (c["late"] + dropped) / (done + dropped)
-            if done + dropped
-            else 0.0,
-            "invalid_actions": float(c["invalid_actions"]),
+            "deadline_miss_rate": (late + dropped) / (done + dropped) if done + dropped else 0.0,
+            "invalid_actions": float(c[INVALID]),
             "tasks": float(self.n_tasks),
             "completed_tasks": float(done),
             "dropped_tasks": float(dropped),
-            "late_tasks": float(c["late"]),
-            "dispatched_tasks": float(c["dispatched"]),
-            "mean_wait": c["wait_time_sum"] / c["dispatched"] if c["dispatched"] else nan,
-            "episode_reward": float(c["reward_sum"]),
+            "late_tasks": float(late),
+            "dispatched_tasks": float(sent),
+            "mean_wait": float(c[WAIT_SUM]) / sent if sent else nan,
+            "episode_reward": self.reward_sum,
         }

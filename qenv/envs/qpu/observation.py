@@ -131,8 +131,6 @@ def observe(
     else:
         scores = _NO_SCORES
     now = core.now
-    period = core.drift_config.recalibration_period_s
-    cal_age = np.clip((now - core.last_recalibration_s) / period, 0.0, 1.0)
     f = layout.fields
     fill_observation(
         obs,
@@ -151,7 +149,8 @@ def observe(
         core.shot_overhead_s,
         core.esp_observed,
         core.cal_summary,
-        cal_age,
+        core.last_recalibration_s,
+        core.drift_config.recalibration_period_s,
         core.free_at,
         now,
         core.waiting,
