@@ -1,9 +1,9 @@
 """Compiled observation kernel of QPUAllocation-v0 (numba; cached on disk after first use).
 
 With 4 gateways and 6 QPUs every array is tiny, so numpy's per-call overhead, not
-arithmetic, would set the step rate; one pass here writes every field. The field order
-is :class:`~qenv.envs.qpu.observation.QPUObservationLayout`'s, and
-``tests/test_env_qpu_observation.py`` checks each field against its definition.
+arithmetic, would set the step rate: one pass here writes every field of the
+observation (in :class:`~qenv.envs.qpu.observation.QPUObservationLayout`'s order), one
+checks and dispatches the actions, one advances the queues.
 """
 
 from __future__ import annotations
