@@ -351,77 +351,29 @@ def scaled_noise(spec: QPUSpec, factor: float, name: str | None = None) -> QPUSp
     )
 
 
-def ghz_circuit(n: int) -> QuantumCircuit:
-    """GHZ state on ``n`` qubits (H, CNOT chain), measured."""
-    qc = QuantumCircuit(check_positive_int("n", n, 2), name=f"ghz{n}")
-    qc.h(0)
-    for i in range(n - 1):
-        qc.cx(i, i + 1)
-    qc.measure_all()
-    return qc
-
-
-def qft_circuit(n: int) -> QuantumCircuit:
-    """Textbook QFT (H, controlled phases, final SWAPs) on |0…0⟩, measured."""
-    qc = QuantumCircuit(check_positive_int("n", n, 2), name=f"qft{n}")
-    for j in reversed(range(n)):
-        qc.h(j)
-        for k in reversed(range(j)):
-            qc.cp(np.pi / 2 ** (j - k), k, j)
-    for i in range(n // 2):
-        qc.swap(i, n - 1 - i)
-    qc.measure_all()
-    return qc
-
-
-def qaoa_maxcut_circuit(n: int, layers: int, rng: np.random.Generator) -> QuantumCircuit:
-    """QAOA for MaxCut on the ring of ``n`` nodes plus one chord, random angles, measured."""
-    check_positive_int("n", n, 3)
-    edges = [(i, (i + 1) % n) for i in range(n)] + [(0, n // 2)]
-    qc = QuantumCircuit(n, name=f"qaoa{n}")
-    qc.h(range(n))
-    for gamma, beta in rng.uniform(0.1, np.pi, size=(check_positive_int("layers", layers), 2)):
-        for i, j in edges:
-            qc.rzz(2.0 * gamma, i, j)
-        qc.rx(2.0 * beta, range(n))
-    qc.measure_all()
-    return qc
-
-
-def hea_circuit(n: int, reps: int, rng: np.random.Generator) -> QuantumCircuit:
-    """Hardware-efficient ansatz: RY–RZ layers and CNOT chains, random angles, measured."""
-    qc = QuantumCircuit(check_positive_int("n", n, 2), name=f"hea{n}")
-    angles = rng.uniform(-np.pi, np.pi, size=(check_positive_int("reps", reps) + 1, 2, n))
-    for r in range(reps + 1):
-        for q in range(n):
-            qc.ry(angles[r, 0, q], q)
-            qc.rz(angles[r, 1, q], q)
-        if r < reps:
-            for q in range(n - 1):
-                qc.cx(q, q + 1)
-    qc.measure_all()
-    return qc
-
-
 def validation_circuits(seed: int = 0, *, large: bool = True) -> dict[str, QuantumCircuit]:
-    """The validation suite: GHZ-3/4/5, QFT-3/4, QAOA-4/5, HEA-4 (``large=False``: 4 small)."""
+    """The validation suite from :mod:`qenv.tasks.circuits`: GHZ-3/4/5, QFT-3/4 (on
+    |0…0⟩), QAOA MaxCut on random 4- and 5-node graphs and a 4-qubit hardware-efficient
+    ansatz (``large=False``: GHZ-3, QFT-3, QAOA-4, HEA-3)."""
+    from qenv.tasks.circuits import ghz, qaoa_maxcut, qft, vqe_hea
+
     rng = np.random.default_rng(seed)
     if not large:
         return {
-            "ghz3": ghz_circuit(3),
-            "qft3": qft_circuit(3),
-            "qaoa4": qaoa_maxcut_circuit(4, 1, rng),
-            "hea3": hea_circuit(3, 1, rng),
+            "ghz3": ghz(3).qc,
+            "qft3": qft(3, rng=rng, x=0).qc,
+            "qaoa4": qaoa_maxcut(4, 1, rng=rng).qc,
+            "hea3": vqe_hea(3, 1, rng=rng).qc,
         }
     return {
-        "ghz3": ghz_circuit(3),
-        "ghz4": ghz_circuit(4),
-        "ghz5": ghz_circuit(5),
-        "qft3": qft_circuit(3),
-        "qft4": qft_circuit(4),
-        "qaoa4": qaoa_maxcut_circuit(4, 1, rng),
-        "qaoa5": qaoa_maxcut_circuit(5, 2, rng),
-        "hea4": hea_circuit(4, 2, rng),
+        "ghz3": ghz(3).qc,
+        "ghz4": ghz(4).qc,
+        "ghz5": ghz(5).qc,
+        "qft3": qft(3, rng=rng, x=0).qc,
+        "qft4": qft(4, rng=rng, x=0).qc,
+        "qaoa4": qaoa_maxcut(4, 1, rng=rng).qc,
+        "qaoa5": qaoa_maxcut(5, 2, rng=rng).qc,
+        "hea4": vqe_hea(4, 2, rng=rng).qc,
     }
 
 
