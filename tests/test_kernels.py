@@ -156,3 +156,26 @@ def test_core_step_rejects_wrong_shapes() -> None:
         env.core.step(np.zeros(3, dtype=np.int64), mask)
     with pytest.raises(ValueError, match="mask"):
         env.core.step(np.zeros(env.n_nodes, dtype=np.int64), mask[:, :1])
+
+
+def test_feasibility_kernel_matches_the_default_scorer() -> None:
+    from qenv.envs.entanglement.dynamics import feasibility_score
+    from qenv.envs.entanglement.kernels import feasibility
+
+    env = EntanglementAllocationEnv("mesh8", 0, horizon=120)
+    core = env.core
+    positive = 0
+    for _ in play(env, 120, seed=9):
+        view = core.path_view()
+        fast = feasibility(
+            view.valid,
+            view.hops,
+            view.bottleneck,
+            view.fidelity,
+            view.min_credit,
+            view.f_min,
+            float(view.swap_prob),
+        )
+        np.testing.assert_allclose(fast, feasibility_score(view), rtol=1e-12)
+        positive += int((fast > 0).sum())
+    assert positive > 0

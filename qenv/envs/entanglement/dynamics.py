@@ -44,6 +44,7 @@ from qenv.checks import check_positive_int, check_range
 from qenv.envs.entanglement.kernels import (
     advance_heads,
     check_claims,
+    feasibility,
     fill_node_fields,
     fill_request_rows,
     path_stats,
@@ -553,7 +554,7 @@ class AllocationCore:
         fresh: IntArray = self.hist_fresh.recent()  # type: ignore[assignment]
         count: IntArray = self.hist_count.recent()  # type: ignore[assignment]
         credit: FloatArray = self.hist_credit.recent()  # type: ignore[assignment]
-        w, bottleneck, min_credit = path_stats(
+        fidelity, bottleneck, min_credit = path_stats(
             head,
             self.req_link_code_t,
             self.req_inner_code_t,
@@ -566,10 +567,6 @@ class AllocationCore:
             self._log_decay,
             self.engine.links.w0,
         )
-        bottleneck *= valid
-        fidelity = 0.75 * w
-        fidelity += 0.25
-        fidelity *= bottleneck > 0
         view = PathView(
             nodes=nodes,
             request=head,
@@ -618,7 +615,18 @@ class AllocationCore:
         m = view.nodes
         if m.size:
             valid = view.valid
-            score = np.asarray(self.path_scorer(view), dtype=np.float64)
+            if self.path_scorer is feasibility_score:
+                score = feasibility(
+                    valid,
+                    view.hops,
+                    view.bottleneck,
+                    view.fidelity,
+                    view.min_credit,
+                    view.f_min,
+                    float(view.swap_prob),
+                )
+            else:
+                score = np.asarray(self.path_scorer(view), dtype=np.float64)
             if score.shape != valid.shape:
                 raise ValueError(
                     f"path_scorer returned shape {score.shape}, expected {valid.shape}"

@@ -36,7 +36,11 @@ def path_stats(
     log_decay: npt.NDArray[np.float64],
     w0: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """(w, bottleneck, min_credit), each (M, k), of the head requests ``head`` (M,).
+    """(fidelity, bottleneck, min_credit), each (M, k), of the head requests ``head`` (M,).
+
+    ``fidelity`` is the predicted end-to-end fidelity (3w + 1)/4 of the product w of the
+    links' Werner parameters, 0 if a link looks empty; ``bottleneck`` is the fewest pairs
+    on a link (0 for a missing path).
 
     Args:
         link_code_t: (H, R + 1, k) ``delay·(L + 1) + link`` of each hop (padding link L).
@@ -73,7 +77,9 @@ def path_stats(
                 else:
                     wp = 0.0
                     bp = 0
-            w[m, j] = wp
+            if n_hops == 0:
+                bp = 0
+            w[m, j] = 0.75 * wp + 0.25 if bp > 0 else 0.0
             bottleneck[m, j] = bp
             mc = np.inf
             for h in range(n_hops - 1):
@@ -281,3 +287,28 @@ def advance_heads(
         ptr[i] = p
         r = node_req[p]
         head[i] = r if p < end and arrival[r] <= t else none
+
+
+@njit(cache=True, nogil=True)
+def feasibility(
+    valid: npt.NDArray[np.bool_],
+    hops: npt.NDArray[np.int64],
+    bottleneck: npt.NDArray[np.int64],
+    fidelity: npt.NDArray[np.float64],
+    min_credit: npt.NDArray[np.float64],
+    f_min: npt.NDArray[np.float64],
+    swap_prob: float,
+) -> npt.NDArray[np.float64]:
+    """:func:`~qenv.envs.entanglement.dynamics.feasibility_score` in one pass."""
+    m_count, k = valid.shape
+    out = np.zeros((m_count, k))
+    for m in range(m_count):
+        for j in range(k):
+            if (
+                valid[m, j]
+                and bottleneck[m, j] >= 1
+                and min_credit[m, j] >= 1.0
+                and fidelity[m, j] >= f_min[m]
+            ):
+                out[m, j] = swap_prob ** max(hops[m, j] - 1, 0)
+    return out
