@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from qenv.network.kernels import herald as herald_kernel
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -84,6 +86,8 @@ class LinkStore:
         #: so that readers need no per-slot max over ``birth``.
         self.fresh: IntArray = np.full(self.n_links, EMPTY, dtype=np.int64)
         self.node_used: IntArray = np.zeros(self.n_nodes, dtype=np.int64)
+        self._idx_buf: IntArray = np.zeros(self.n_links, dtype=np.int64)  # kernel scratch
+        self._seen: IntArray = np.full(self.n_nodes, -1, dtype=np.int64)
         self.t = 0
         # Links that stored a pair in each recent slot: the only candidates for expiry
         # when that slot's pairs pass the cutoff (no full scan per slot).
@@ -124,27 +128,40 @@ class LinkStore:
 
     def generate(self, rng: np.random.Generator) -> BoolArray:
         """Links with a free slot herald with probability ``p_gen``; returns those that stored."""
-        herald = rng.random(self.n_links) < self.p_gen
-        herald &= self.count < self.capacity
-        full = self.node_used >= self.node_memory
-        if full.any():
-            herald &= ~(full[self.ends[:, 0]] | full[self.ends[:, 1]])
-        idx = np.flatnonzero(herald)
-        if idx.size == 0:
+        herald = np.empty(self.n_links, dtype=bool)
+        n, shared = herald_kernel(
+            rng.random(self.n_links),
+            self.p_gen,
+            self.count,
+            self.capacity,
+            self.node_used,
+            self.node_memory,
+            self.ends,
+            self.birth,
+            self.fresh,
+            self.t,
+            herald,
+            self._idx_buf,
+            self._seen,
+        )
+        if n == 0:
             return herald
+        idx = self._idx_buf[:n].copy()
+        if not shared:  # the usual slot: stored by the kernel
+            self.generated += n
+            if self.cutoff is not None:
+                self._born[self.t] = idx
+            return herald
+        # Several heralds share a node: serve them in a random order within free memory.
         u, v = self.ends[idx, 0], self.ends[idx, 1]
-        both = np.concatenate([u, v])
-        # Usually one or two heralds: a Python set beats np.unique at this size.
-        if both.size > 2 and len(set(both.tolist())) < both.size:
-            # Several heralds share a node: serve them in a random order within free memory.
-            free = self.node_memory - self.node_used
-            perm = rng.permutation(idx.size)
-            idx, u, v = idx[perm], u[perm], v[perm]
-            rank = group_rank(np.concatenate([u, v]), self.n_nodes)
-            ok = (rank[: idx.size] < free[u]) & (rank[idx.size :] < free[v])
-            self.lost_heralds += int(idx.size - ok.sum())
-            herald[idx[~ok]] = False
-            idx, u, v = idx[ok], u[ok], v[ok]
+        free = self.node_memory - self.node_used
+        perm = rng.permutation(idx.size)
+        idx, u, v = idx[perm], u[perm], v[perm]
+        rank = group_rank(np.concatenate([u, v]), self.n_nodes)
+        ok = (rank[: idx.size] < free[u]) & (rank[idx.size :] < free[v])
+        self.lost_heralds += int(idx.size - ok.sum())
+        herald[idx[~ok]] = False
+        idx, u, v = idx[ok], u[ok], v[ok]
         slot = self.birth[idx].argmin(axis=1)
         self.birth[idx, slot] = self.t
         self.count[idx] += 1
