@@ -13,6 +13,7 @@ from qiskit.circuit import Gate  # type: ignore[import-untyped]
 from qiskit.quantum_info import Statevector  # type: ignore[import-untyped]
 
 from qenv.execution import Router, asap_schedule, executable, route, summarize, target_for
+from qenv.execution.routing import spec_fingerprint
 from qenv.hardware import Calibration, QPUSpec
 
 D1, D2, DRO = 35e-9, 500e-9, 1e-6
@@ -309,3 +310,13 @@ def test_router_caches_per_circuit_key_and_device() -> None:
     assert router.route("c1", qc, spec) is not first
     with pytest.raises(ValueError, match="cache_size"):
         Router(cache_size=0)
+
+
+def test_caches_tell_apart_devices_that_share_a_name() -> None:
+    # Same name, same calibration version, other numbers: a test device or an edited
+    # YAML must not get the cached target of another.
+    a, b = line_spec(e1=3e-4), line_spec(e1=5e-3)
+    assert target_for(a)["sx"][(2,)].error == pytest.approx(3e-4)
+    assert target_for(b)["sx"][(2,)].error == pytest.approx(5e-3)
+    assert spec_fingerprint(a) != spec_fingerprint(b)
+    assert spec_fingerprint(a, calibration=False) == spec_fingerprint(b, calibration=False)

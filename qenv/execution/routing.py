@@ -46,6 +46,7 @@ Units: seconds. Imports no gymnasium, pettingzoo or ray.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -125,6 +126,25 @@ _PASS_MANAGERS = LRUCache(128)
 _EDGE_LOOKUP = LRUCache(128)
 
 
+def spec_fingerprint(spec: QPUSpec, *, calibration: bool = True) -> tuple[Any, ...]:
+    """Cache key of a device: its name and a digest of what routing depends on
+    (couplings, basis, durations and, with ``calibration``, the calibration numbers and
+    version), so two specs that share a name but not their numbers (a test device, an
+    edited YAML) never share a cached result."""
+    h = hashlib.blake2b(digest_size=16)
+    head = (spec.technology, spec.num_qubits, spec.basis_gates, spec.virtual_gates)
+    h.update(repr((head, spec.shot_overhead_s)).encode())
+    arrays = [spec.edges, spec.duration_1q_s, spec.duration_2q_s, spec.duration_readout_s]
+    cal = spec.calibration
+    if calibration:
+        arrays += [cal.t1_s, cal.t2_s, cal.readout_error, cal.gate_error_1q, cal.gate_error_2q]
+    for arr in arrays:
+        h.update(np.ascontiguousarray(arr).tobytes())
+    if calibration:
+        return spec.name, h.hexdigest(), cal.version
+    return spec.name, h.hexdigest()
+
+
 def _standard_gate(name: str, device: str) -> Any:
     gate = get_standard_gate_name_mapping().get(name)
     if gate is None:
@@ -192,10 +212,10 @@ def target_for(spec: QPUSpec) -> Any:
 
     Basis gates on every qubit, the two-qubit gate on both directions of every edge,
     ``measure`` with the readout error and duration, ``delay``; virtual gates with
-    duration 0 and error 0; T1/T2 as qubit properties. Cached per
-    ``(spec.name, spec.calibration.version)``.
+    duration 0 and error 0; T1/T2 as qubit properties. Cached per device content
+    (:func:`spec_fingerprint`).
     """
-    key = (spec.name, spec.calibration.version)
+    key = spec_fingerprint(spec)
     return _TARGETS.get_or_make(key, lambda: _build_target(spec))
 
 
@@ -209,7 +229,7 @@ def _edge_lookup(spec: QPUSpec) -> IntArray:
         lookup[spec.edges[:, 1], spec.edges[:, 0]] = rows
         return _frozen(lookup)
 
-    result: IntArray = _EDGE_LOOKUP.get_or_make((spec.name, spec.num_qubits), make)
+    result: IntArray = _EDGE_LOOKUP.get_or_make(spec_fingerprint(spec, calibration=False), make)
     return result
 
 
@@ -523,7 +543,7 @@ def _pass_manager(spec: QPUSpec, seed: int, optimization_level: int) -> tuple[An
         pm.post_routing = PassManager([after])
         return pm, before, after
 
-    key = (spec.name, spec.calibration.version, seed, optimization_level)
+    key = (spec_fingerprint(spec), seed, optimization_level)
     result: tuple[Any, Any, Any] = _PASS_MANAGERS.get_or_make(key, make)
     return result
 
@@ -558,10 +578,12 @@ def route(
 
 
 class Router:
-    """Routes circuits and caches the result per ``(circuit_key, spec.name)`` (LRU).
+    """Routes circuits and caches the result per circuit key and device structure
+    (``spec_fingerprint(spec, calibration=False)``: name, couplings, basis, durations), LRU.
 
-    Routing uses the spec's snapshot calibration once; later calibrations of the same
-    device change the ESP, not the layout, so the cache ignores the calibration version.
+    The layout is chosen with the first calibration seen (route with the snapshot); a
+    drifted calibration of the same device reuses it and changes the ESP, not the layout.
+    A different device under the same name is a different entry.
     """
 
     def __init__(
@@ -574,7 +596,7 @@ class Router:
     def route(self, circuit_key: str, circuit: QuantumCircuit, spec: QPUSpec) -> RoutedCircuit:
         """The routed circuit, from the cache when ``(circuit_key, spec.name)`` was seen."""
         result: RoutedCircuit = self._cache.get_or_make(
-            (circuit_key, spec.name),
+            (circuit_key, spec_fingerprint(spec, calibration=False)),
             lambda: route(
                 circuit, spec, seed=self.seed, optimization_level=self.optimization_level
             ),
