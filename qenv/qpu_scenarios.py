@@ -39,12 +39,12 @@ from qenv.scenarios import (
     ScenarioError,
     _apply_overrides,
     _display,
-    _format_path,
     _integer,
     _Invalid,
     _mapping,
     _number,
     _read_yaml,
+    _scenario_error,
     _string,
     config_dir,
 )
@@ -188,12 +188,5 @@ def load_qpu_scenario(
             if horizon < 1:
                 raise _Invalid(("env", "horizon"), f"must be >= 1, got {horizon}")
     except _Invalid as err:
-        where = _format_path(err.path)
-        message = f"{shown}: {where}: {err.message}" if where else f"{shown}: {err.message}"
-        for set_path, key in applied.items():
-            n = min(len(set_path), len(err.path))
-            if err.path and err.path[:n] == set_path[:n]:
-                message += f" (set by override {key}={overrides[key]!r})"
-                break
-        raise ScenarioError(message) from err
+        raise _scenario_error(shown, err, applied, overrides) from err
     return QPUScenario(name, tuple(fleet), workload, gateways, dt, drift, env, description)

@@ -627,6 +627,21 @@ def _apply_overrides(data: object, overrides: Mapping[str, Any]) -> dict[_Path, 
     return applied
 
 
+def _scenario_error(
+    shown: str, err: _Invalid, applied: Mapping[_Path, str], overrides: Mapping[str, Any]
+) -> ScenarioError:
+    """The error for a validation failure: file, key path, message, and the override that
+    set the offending value (if one did)."""
+    where = _format_path(err.path)
+    message = f"{shown}: {where}: {err.message}" if where else f"{shown}: {err.message}"
+    for set_path, key in applied.items():
+        n = min(len(set_path), len(err.path))
+        if err.path and err.path[:n] == set_path[:n]:
+            message += f" (set by override {key}={overrides[key]!r})"
+            break
+    return ScenarioError(message)
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -669,14 +684,7 @@ def load_scenario(
         graph = spec.topology.build(rng)
         traffic = spec.traffic.build(graph, rng, spec.dt)
     except _Invalid as err:
-        where = _format_path(err.path)
-        message = f"{shown}: {where}: {err.message}" if where else f"{shown}: {err.message}"
-        for set_path, key in applied.items():
-            n = min(len(set_path), len(err.path))
-            if err.path and err.path[:n] == set_path[:n]:
-                message += f" (set by override {key}={overrides[key]!r})"
-                break
-        raise ScenarioError(message) from err
+        raise _scenario_error(shown, err, applied, overrides) from err
     return NetworkScenario(name, graph, traffic, spec.engine, spec.env, spec.description)
 
 
