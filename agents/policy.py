@@ -6,10 +6,15 @@ A :class:`Policy` acts for *all* agents of a PettingZoo ``ParallelEnv`` at once:
 ``env.reset`` with the env (a policy reads what it needs from ``env.unwrapped``) and
 the episode's seed, so a policy with randomness is reproducible per episode.
 
-Policies are built by name with :func:`make_policy`; :data:`POLICIES` lists the
-names. Checkpoint directories of learned policies (RLlib) are reserved for the
-training stack (#7): :func:`make_policy` routes an existing directory to
-:func:`_load_checkpoint`, which raises until then.
+Policies are built by name with :func:`make_policy`. Names are per environment: a
+baseline reads the observations of one environment, so ``random`` of
+``EntanglementAllocation-v0`` (:mod:`agents.baselines`) and ``random`` of
+``QPUAllocation-v0`` (:mod:`agents.qpu_baselines`) are different classes.
+:data:`POLICIES_BY_ENV` lists the names of each environment; ``env_id=None`` means
+:data:`DEFAULT_ENV_ID` (the entanglement env), so :data:`POLICIES` and
+``make_policy(name)`` keep their meaning. Checkpoint directories of learned policies
+(RLlib) are reserved for the training stack (#7): :func:`make_policy` routes an
+existing directory to :func:`_load_checkpoint`, which raises until then.
 """
 
 from __future__ import annotations
@@ -36,43 +41,91 @@ class Policy(Protocol):
         ...
 
 
-#: Policy name -> "module:Class" (imported on first use).
-_REGISTRY: dict[str, str] = {
-    "random": "agents.baselines:RandomPolicy",
-    "round_robin": "agents.baselines:RoundRobinPolicy",
-    "greedy": "agents.baselines:GreedyPolicy",
-    "centralized": "agents.baselines:CentralizedPolicy",
-    "oracle": "agents.baselines:OraclePolicy",
+#: Environment id -> policy name -> "module:Class" (imported on first use).
+_REGISTRY: dict[str, dict[str, str]] = {
+    "EntanglementAllocation-v0": {
+        "random": "agents.baselines:RandomPolicy",
+        "round_robin": "agents.baselines:RoundRobinPolicy",
+        "greedy": "agents.baselines:GreedyPolicy",
+        "centralized": "agents.baselines:CentralizedPolicy",
+        "oracle": "agents.baselines:OraclePolicy",
+    },
+    "QPUAllocation-v0": {
+        "random": "agents.qpu_baselines:QPURandomPolicy",
+        "round_robin": "agents.qpu_baselines:QPURoundRobinPolicy",
+        "least_loaded": "agents.qpu_baselines:LeastLoadedPolicy",
+        "best_fidelity": "agents.qpu_baselines:BestFidelityPolicy",
+        # "hyperscore_greedy" joins with the AHMO scoring pipeline (#5).
+    },
 }
 
-#: Names :func:`make_policy` accepts.
-POLICIES: tuple[str, ...] = tuple(_REGISTRY)
+#: The environment of ``env_id=None``.
+DEFAULT_ENV_ID = "EntanglementAllocation-v0"
+
+#: Environment id -> the policy names :func:`make_policy` accepts for it.
+POLICIES_BY_ENV: dict[str, tuple[str, ...]] = {env: tuple(r) for env, r in _REGISTRY.items()}
+
+#: Names :func:`make_policy` accepts without ``env_id`` (the default environment's).
+POLICIES: tuple[str, ...] = POLICIES_BY_ENV[DEFAULT_ENV_ID]
 
 
-def _load_checkpoint(path: str) -> Policy:
+def policy_names(env_id: str | None = None) -> tuple[str, ...]:
+    """The policy names of ``env_id`` (``None``: :data:`DEFAULT_ENV_ID`).
+
+    Raises:
+        ValueError: no policies are registered for ``env_id`` (the message lists the
+            environments that have some).
+    """
+    key = DEFAULT_ENV_ID if env_id is None else env_id
+    names = POLICIES_BY_ENV.get(key)
+    if names is None:
+        raise ValueError(
+            f"env_id: unknown environment {env_id!r} for policies; environments with "
+            f"policies: {', '.join(POLICIES_BY_ENV)}"
+        )
+    return names
+
+
+def _load_checkpoint(path: str, env_id: str | None = None) -> Policy:
     """Hook for learned policies: build a :class:`Policy` from a training checkpoint."""
     raise ValueError(
         f"policy: {path!r} is a directory; checkpoint policies arrive with the training "
-        f"stack (#7). Built-in policies: {', '.join(POLICIES)}"
+        f"stack (#7). Built-in policies: {', '.join(policy_names(env_id))}"
     )
 
 
-def make_policy(name: str, **kwargs: Any) -> Policy:
-    """The policy ``name`` (one of :data:`POLICIES`) built with ``kwargs``.
+def make_policy(name: str, env_id: str | None = None, **kwargs: Any) -> Policy:
+    """The policy ``name`` of environment ``env_id`` built with ``kwargs``.
+
+    Args:
+        name: one of ``POLICIES_BY_ENV[env_id]``, or a checkpoint directory.
+        env_id: the environment the policy will act in; ``None``: :data:`DEFAULT_ENV_ID`
+            (``EntanglementAllocation-v0``).
+        kwargs: arguments of the policy's class.
 
     Raises:
-        ValueError: ``name`` is unknown (the message lists the valid names), or it is a
-            checkpoint directory (not supported before the training stack, #7).
+        ValueError: ``env_id`` has no policies, ``name`` is unknown for it (the message
+            lists that environment's valid names), or ``name`` is a checkpoint directory
+            (not supported before the training stack, #7).
     """
-    entry = _REGISTRY.get(name)
+    names = policy_names(env_id)
+    entry = _REGISTRY[DEFAULT_ENV_ID if env_id is None else env_id].get(name)
     if entry is None:
         if os.path.isdir(name):
-            return _load_checkpoint(name)
-        raise ValueError(f"policy: unknown policy {name!r}; valid: {', '.join(POLICIES)}")
+            return _load_checkpoint(name, env_id)
+        where = "" if env_id is None else f" for {env_id}"
+        raise ValueError(f"policy: unknown policy {name!r}{where}; valid: {', '.join(names)}")
     module, cls = entry.split(":")
     factory = getattr(importlib.import_module(module), cls)
     policy: Policy = factory(**kwargs)
     return policy
 
 
-__all__ = ["POLICIES", "Policy", "make_policy"]
+__all__ = [
+    "DEFAULT_ENV_ID",
+    "POLICIES",
+    "POLICIES_BY_ENV",
+    "Policy",
+    "make_policy",
+    "policy_names",
+]

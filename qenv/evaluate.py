@@ -20,6 +20,12 @@ Command line (wired into ``qenv`` by :func:`add_evaluate_parser`)::
     qenv evaluate --policy greedy --episodes 20 --scenario mesh8 --out greedy.json
     qenv evaluate --baselines all --env-arg horizon=200 --env-arg agents_per=edge_cloud
     qenv evaluate --policy greedy --baselines random,oracle    # greedy vs. two baselines
+    qenv evaluate --env QPUAllocation-v0 --baselines all --scenario small --episodes 5
+
+Policy names are per environment (:data:`agents.policy.POLICIES_BY_ENV`): ``--policy``
+and ``--baselines`` take the names of ``--env``'s environment, and ``--baselines all``
+means all of its baselines. The table's columns are the environment's headline metrics
+(:data:`TABLE_METRICS_BY_ENV`; every metric is in the JSON).
 
 The progress bar (rich, on stderr, over all slots of all episodes) is shown unless
 ``--no-progress`` is given, when stderr is a terminal or the run is long
@@ -43,7 +49,7 @@ if TYPE_CHECKING:
 
 DEFAULT_ENV = "EntanglementAllocation-v0"
 
-#: Columns of :func:`print_table` by default.
+#: Columns of :func:`print_table` for ``EntanglementAllocation-v0``.
 TABLE_METRICS: tuple[str, ...] = (
     "delivery_rate",
     "contention_rate",
@@ -52,6 +58,20 @@ TABLE_METRICS: tuple[str, ...] = (
     "utilisation",
     "invalid_actions",
 )
+
+#: Columns of :func:`print_table` per environment id; any other environment shows every
+#: metric of its results.
+TABLE_METRICS_BY_ENV: dict[str, tuple[str, ...]] = {
+    "EntanglementAllocation-v0": TABLE_METRICS,
+    "QPUAllocation-v0": (
+        "throughput",
+        "error_rate",
+        "mean_completion_time",
+        "deadline_miss_rate",
+        "utilisation",
+        "invalid_actions",
+    ),
+}
 
 #: ``progress="auto"`` shows the bar off a terminal from this many slots (episodes × horizon).
 PROGRESS_MIN_SLOTS = 20_000
@@ -107,11 +127,11 @@ def json_safe(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- evaluation
-def _policy(policy: str | Policy) -> Policy:
+def _policy(policy: str | Policy, env_id: str) -> Policy:
     from agents.policy import Policy, make_policy
 
     if isinstance(policy, str):
-        return make_policy(policy)
+        return make_policy(policy, env_id)
     if not isinstance(policy, Policy):
         raise ValueError(f"policy: expected a name or a Policy, got {type(policy).__name__}")
     return policy
@@ -184,7 +204,7 @@ def _evaluate_env(
     env_kwargs: Mapping[str, Any],
     progress: bool | Literal["auto"],
 ) -> dict[str, Any]:
-    pol = _policy(policy)
+    pol = _policy(policy, env_id)
     horizon = _horizon(env)
     total = None if horizon is None else episodes * horizon
     rows: list[dict[str, Any]] = []
@@ -244,7 +264,8 @@ def evaluate(
 
     Args:
         env_id: id for :func:`qenv.envs.make` (a PettingZoo ParallelEnv).
-        policy: a name of :data:`agents.policy.POLICIES` or a :class:`~agents.policy.Policy`.
+        policy: a name of ``agents.policy.POLICIES_BY_ENV[env_id]`` or a
+            :class:`~agents.policy.Policy`.
         episodes: number of episodes (>= 1); episode i uses seed ``seed + i``.
         seed: base seed (>= 0) of the env's and the policy's resets.
         env_kwargs: keyword arguments of the env.
@@ -261,7 +282,7 @@ def evaluate(
     episodes = _check_episodes(episodes)
     seed = _check_seed(seed)
     kwargs = dict(env_kwargs or {})
-    pol = _policy(policy)
+    pol = _policy(policy, env_id)
     env = _make_env(env_id, kwargs)
     try:
         return _evaluate_env(env, env_id, pol, episodes, seed, kwargs, progress)
@@ -286,7 +307,7 @@ def compare(
     seed = _check_seed(seed)
     if not policies:
         raise ValueError("policies: give at least one policy")
-    built = [_policy(p) for p in policies]
+    built = [_policy(p, env_id) for p in policies]
     names = [p.name for p in built]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -310,18 +331,31 @@ def _cell(mean: Any, half: Any) -> str:
     return text if half is None else f"{text} ± {half:.2g}"
 
 
+def table_metrics(env_id: str, result: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """Columns of :func:`print_table` for ``env_id``: :data:`TABLE_METRICS_BY_ENV`, else
+    every metric in ``result["mean"]`` (none without a result)."""
+    if env_id in TABLE_METRICS_BY_ENV:
+        return TABLE_METRICS_BY_ENV[env_id]
+    return tuple(result["mean"]) if result is not None else ()
+
+
 def print_table(
     result_or_comparison: Mapping[str, Any],
-    metrics: Sequence[str] = TABLE_METRICS,
+    metrics: Sequence[str] | None = None,
     console: Any = None,
 ) -> None:
-    """Print "mean ± ci95" of ``metrics``, one row per policy, with rich."""
+    """Print "mean ± ci95" of ``metrics``, one row per policy, with rich.
+
+    ``metrics=None``: the environment's columns (:func:`table_metrics` of ``res["env"]``).
+    """
     from rich.console import Console
     from rich.table import Table
 
     res = result_or_comparison
     results = res["results"] if "results" in res else {res["policy"]: res}
     first = next(iter(results.values()))
+    if metrics is None:
+        metrics = table_metrics(str(res["env"]), first)
     n = len(first["episodes"])
     table = Table(
         title=f"{res['env']}: {n} episode{'s' if n != 1 else ''}, seeds {res['seed']}…"
@@ -342,21 +376,26 @@ def print_table(
 # ---------------------------------------------------------------------- command line
 def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``evaluate`` subcommand on ``subparsers`` (``func=run_evaluate``)."""
-    from agents.policy import POLICIES
+    from agents.policy import POLICIES_BY_ENV
 
+    per_env = "; ".join(f"{env}: {', '.join(names)}" for env, names in POLICIES_BY_ENV.items())
     p: argparse.ArgumentParser = subparsers.add_parser(
         "evaluate",
         help="evaluate policies over seeded episodes (mean ± 95%% CI)",
         description="Evaluate a policy, or compare baselines, over seeded episodes. "
         "Episode i uses seed SEED + i for the env and the policy. Without --policy and "
-        "--baselines, every baseline is compared.",
+        "--baselines, every baseline of the environment is compared. Policies per "
+        f"environment: {per_env}.",
     )
     p.add_argument("--env", default=DEFAULT_ENV, help=f"environment id (default {DEFAULT_ENV})")
-    p.add_argument("--policy", metavar="NAME", default=None, help=f"one of {', '.join(POLICIES)}")
+    p.add_argument(
+        "--policy", metavar="NAME", default=None, help="a policy of the environment (see above)"
+    )
     p.add_argument(
         "--baselines",
         default=None,
-        help='"all" or a comma list of baselines; with --policy, the policy is compared with them',
+        help='"all" (the environment\'s baselines) or a comma list of them; with --policy, '
+        "the policy is compared with them",
     )
     p.add_argument("--episodes", type=int, default=10, help="episodes per policy (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
@@ -397,16 +436,19 @@ def parse_env_args(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _names(text: str, flag: str) -> list[str]:
-    from agents.policy import POLICIES
+def _names(text: str, flag: str, env_id: str) -> list[str]:
+    from agents.policy import policy_names
 
-    names = list(POLICIES) if text.strip() == "all" else [s.strip() for s in text.split(",")]
+    valid = policy_names(env_id)
+    names = list(valid) if text.strip() == "all" else [s.strip() for s in text.split(",")]
     names = [n for n in names if n]
     if not names:
-        raise ValueError(f'{flag}: give "all" or a comma list of {", ".join(POLICIES)}')
-    bad = [n for n in names if n not in POLICIES]
+        raise ValueError(f'{flag}: give "all" or a comma list of {", ".join(valid)}')
+    bad = [n for n in names if n not in valid]
     if bad:
-        raise ValueError(f"{flag}: unknown policy {bad[0]!r}; valid: {', '.join(POLICIES)}")
+        raise ValueError(
+            f"{flag}: unknown policy {bad[0]!r} for {env_id}; valid: {', '.join(valid)}"
+        )
     return list(dict.fromkeys(names))
 
 
@@ -432,14 +474,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     policy = None
     if args.policy is not None:
         try:
-            policy = make_policy(args.policy)
+            policy = make_policy(args.policy, args.env)
         except ValueError as exc:
             raise ValueError(f"--policy: {str(exc).removeprefix('policy: ')}") from exc
     baselines = None
     if args.baselines is not None:
-        baselines = _names(args.baselines, "--baselines")
+        baselines = _names(args.baselines, "--baselines", args.env)
     elif policy is None:
-        baselines = _names("all", "--baselines")
+        baselines = _names("all", "--baselines", args.env)
     progress: bool | Literal["auto"] = False if args.no_progress else "auto"
     try:
         env = _make_env(args.env, env_kwargs)
@@ -455,7 +497,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
             )
         else:
             policies: list[Policy] = [] if policy is None else [policy]
-            policies += [make_policy(b) for b in baselines if policy is None or b != policy.name]
+            policies += [
+                make_policy(b, args.env) for b in baselines if policy is None or b != policy.name
+            ]
             results = {
                 p.name: _evaluate_env(
                     env, args.env, p, args.episodes, args.seed, env_kwargs, progress
@@ -484,6 +528,7 @@ __all__ = [
     "DEFAULT_ENV",
     "PROGRESS_MIN_SLOTS",
     "TABLE_METRICS",
+    "TABLE_METRICS_BY_ENV",
     "add_evaluate_parser",
     "compare",
     "evaluate",
@@ -492,4 +537,5 @@ __all__ = [
     "parse_env_args",
     "print_table",
     "run_evaluate",
+    "table_metrics",
 ]

@@ -25,6 +25,7 @@ from qenv.evaluate import (
     parse_env_args,
     print_table,
     run_evaluate,
+    table_metrics,
 )
 from qenv.network.engine import EngineConfig
 from qenv.network.topology import random_mesh
@@ -312,3 +313,98 @@ def test_bad_cli_input_names_the_flag(argv: list[str], flag: str) -> None:
     args = parser().parse_args(["evaluate", "--no-progress", *argv])
     with pytest.raises(ValueError, match=flag):
         run_evaluate(args)
+
+
+# ---------------------------------------------------------------------- QPUAllocation-v0
+QPU_ID = "QPUAllocation-v0"
+QPU_KW = {"scenario": "small", "horizon": 40}
+QPU_BASELINES = ["random", "round_robin", "least_loaded", "best_fidelity"]
+QPU_COLUMNS = (
+    "throughput",
+    "error_rate",
+    "mean_completion_time",
+    "deadline_miss_rate",
+    "utilisation",
+)
+
+
+def test_evaluate_and_compare_on_the_qpu_env() -> None:
+    res = evaluate(QPU_ID, "least_loaded", 2, 3, QPU_KW)
+    assert set(res) == RESULT_KEYS
+    assert res["env"] == QPU_ID and res["policy"] == "least_loaded"
+    assert [e["seed"] for e in res["episodes"]] == [3, 4]
+    assert set(QPU_COLUMNS) <= set(res["mean"]) and "delivery_rate" not in res["mean"]
+    json.dumps(res, allow_nan=False)
+    both = compare(QPU_ID, ["random", "least_loaded"], 2, 3, QPU_KW)["results"]
+    assert both["least_loaded"]["episodes"] == res["episodes"]
+    # Paired: the same tasks arrive under every policy.
+    assert [e["tasks"] for e in both["random"]["episodes"]] == [
+        e["tasks"] for e in res["episodes"]
+    ]
+    with pytest.raises(ValueError, match=r"unknown policy 'greedy' for QPUAllocation-v0"):
+        evaluate(QPU_ID, "greedy", 1, 0, QPU_KW)
+
+
+def test_table_columns_are_chosen_per_environment() -> None:
+    assert table_metrics(ENV_ID) == ev.TABLE_METRICS
+    assert table_metrics(QPU_ID)[: len(QPU_COLUMNS)] == QPU_COLUMNS
+    assert table_metrics("Other-v0", {"mean": {"a": 1.0, "b": None}}) == ("a", "b")
+    res = evaluate(QPU_ID, "round_robin", 2, 0, QPU_KW)
+    buf = io.StringIO()
+    print_table(res, console=Console(file=buf, width=250))
+    text = buf.getvalue()
+    for column in QPU_COLUMNS:
+        assert column in text
+    assert "round_robin" in text and "delivery_rate" not in text and "QPUAllocation-v0" in text
+
+
+def test_cli_compares_the_qpu_baselines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "q.json"
+    argv = ["evaluate", "--env", QPU_ID, "--baselines", "all", "--episodes", "2", "--seed", "1"]
+    argv += ["--scenario", "small", "--env-arg", "horizon=40", "--out", str(out), "--no-progress"]
+    assert run_evaluate(parser().parse_args(argv)) == 0
+    data = json.loads(out.read_text())
+    assert set(data) == {"env", "seed", "env_kwargs", "results"}
+    assert data["env"] == QPU_ID and data["seed"] == 1
+    assert data["env_kwargs"] == {"horizon": 40, "scenario": "small"}
+    assert list(data["results"]) == QPU_BASELINES
+    for name, r in data["results"].items():
+        assert r["policy"] == name and set(r) == RESULT_KEYS
+        assert [e["seed"] for e in r["episodes"]] == [1, 2]
+        assert set(QPU_COLUMNS) <= set(r["mean"]) and set(r["mean"]) == set(r["ci95"])
+        assert r["mean"]["invalid_actions"] == 0
+    text = capsys.readouterr().out
+    for word in (*QPU_BASELINES, *QPU_COLUMNS):
+        assert word in text
+    assert "delivery_rate" not in text
+
+
+def test_cli_without_baselines_flag_compares_every_qpu_baseline(tmp_path: Path) -> None:
+    out = tmp_path / "d.json"
+    argv = ["evaluate", "--env", QPU_ID, "--episodes", "1", "--scenario", "small"]
+    argv += ["--env-arg", "horizon=20", "--out", str(out), "--no-progress"]
+    assert run_evaluate(parser().parse_args(argv)) == 0
+    assert list(json.loads(out.read_text())["results"]) == QPU_BASELINES
+    argv = ["evaluate", "--env", QPU_ID, "--policy", "best_fidelity", "--baselines", "random"]
+    argv += ["--episodes", "1", "--scenario", "small", "--env-arg", "horizon=20"]
+    argv += ["--out", str(out), "--no-progress"]
+    assert run_evaluate(parser().parse_args(argv)) == 0
+    data = json.loads(out.read_text())
+    assert list(data["results"]) == ["best_fidelity", "random"]
+    assert data["policy"] == "best_fidelity"
+    assert data["episodes"] == data["results"]["best_fidelity"]["episodes"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--policy", "greedy"], "--policy"),
+        (["--baselines", "random,oracle"], "--baselines"),
+        (["--baselines", ","], "--baselines"),
+    ],
+)
+def test_bad_qpu_policy_names_list_the_qpu_baselines(argv: list[str], flag: str) -> None:
+    args = parser().parse_args(["evaluate", "--env", QPU_ID, "--no-progress", *argv])
+    with pytest.raises(ValueError, match=flag) as err:
+        run_evaluate(args)
+    assert "random, round_robin, least_loaded, best_fidelity" in str(err.value)
