@@ -338,9 +338,7 @@ def test_evaluate_and_compare_on_the_qpu_env() -> None:
     both = compare(QPU_ID, ["random", "least_loaded"], 2, 3, QPU_KW)["results"]
     assert both["least_loaded"]["episodes"] == res["episodes"]
     # Paired: the same tasks arrive under every policy.
-    assert [e["tasks"] for e in both["random"]["episodes"]] == [
-        e["tasks"] for e in res["episodes"]
-    ]
+    assert [e["tasks"] for e in both["random"]["episodes"]] == [e["tasks"] for e in res["episodes"]]
     with pytest.raises(ValueError, match=r"unknown policy 'greedy' for QPUAllocation-v0"):
         evaluate(QPU_ID, "greedy", 1, 0, QPU_KW)
 

@@ -236,7 +236,7 @@ def test_same_seed_same_episodes(name: str) -> None:
 
 
 def test_random_draws_differ_between_seeds(env: QPUAllocationEnv) -> None:
-    obs, _ = env.reset(seed=0)
+    env.reset(seed=0)
     picks = []
     for seed in (0, 1):
         policy = QPURandomPolicy()
