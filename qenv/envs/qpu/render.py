@@ -45,14 +45,14 @@ def render_ansi(env: QPUAllocationEnv) -> str:
 
 
 def render_rgb(env: QPUAllocationEnv) -> npt.NDArray[np.uint8]:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    # Agg canvas directly, no pyplot: no global figure state, no display needed.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     core = env.core
     waiting, backlog = _queues(env)
     fig: Any = Figure(figsize=(8, 4), dpi=80)
+    canvas = FigureCanvasAgg(fig)
     ax_q, ax_g = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     colours = {"superconducting": "tab:blue", "trapped_ion": "tab:orange", "photonic": "tab:green"}
     names = [q.name for q in core.fleet]
@@ -63,8 +63,8 @@ def render_rgb(env: QPUAllocationEnv) -> npt.NDArray[np.uint8]:
     ax_g.bar([f"g{g}" for g in range(core.n_gateways)], waiting, color="tab:gray")
     ax_g.set_title("waiting tasks")
     fig.tight_layout()
-    fig.canvas.draw()
-    buf = np.asarray(fig.canvas.buffer_rgba())
+    canvas.draw()
+    buf = np.asarray(canvas.buffer_rgba())
     return np.ascontiguousarray(buf[:, :, :3])
 
 
