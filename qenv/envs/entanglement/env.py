@@ -416,8 +416,8 @@ class FlatMaskMultiDiscrete(spaces.MultiDiscrete):
     def sample(self, mask: Any = None, probability: Any = None) -> npt.NDArray[np.int64]:
         if mask is not None and not isinstance(mask, tuple):
             mask = tuple(np.asarray(mask, dtype=np.int8).reshape(self.nvec.size, -1))
-        out: npt.NDArray[np.int64] = super().sample(mask=mask, probability=probability)
-        return out
+        out = super().sample(mask=mask, probability=probability)
+        return np.asarray(out, dtype=np.int64)
 
 
 def _as_int(value: Any) -> int:

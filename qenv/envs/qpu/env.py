@@ -135,7 +135,7 @@ class QPUAllocationEnv(ParallelEnv[str, ObsDict, Any]):
                 "action_mask": spaces.Box(0, 1, (1 + core.n_qpus,), dtype=np.int8),
             }
         )
-        act = spaces.Discrete(1 + core.n_qpus)
+        act: spaces.Discrete[Any] = spaces.Discrete(1 + core.n_qpus)
         self._obs_spaces = {a: obs_space for a in self.possible_agents}
         self._act_spaces = {a: act for a in self.possible_agents}
         self.state_space = spaces.Box(

@@ -52,7 +52,7 @@ def render_rgb(env: QPUAllocationEnv) -> npt.NDArray[np.uint8]:
     core = env.core
     waiting, backlog = _queues(env)
     fig: Any = Figure(figsize=(8, 4), dpi=80)
-    canvas = FigureCanvasAgg(fig)
+    canvas: Any = FigureCanvasAgg(fig)
     ax_q, ax_g = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     colours = {"superconducting": "tab:blue", "trapped_ion": "tab:orange", "photonic": "tab:green"}
     names = [q.name for q in core.fleet]
