@@ -111,6 +111,21 @@ def log_esp_many(routed: Sequence[RoutedCircuit], calibration: Calibration) -> F
     return out
 
 
+def log_esp_matrix(rows: FloatArray, calibration: Calibration) -> FloatArray:
+    """``log_esp`` of circuits given by their stacked ``esp_row`` (K, 3·qubits + edges)
+    on one device: one matrix-vector product, for callers that stack the rows once and
+    re-score them under every new calibration."""
+    w = _weights(calibration)
+    nq, ne = w.shape
+    if rows.ndim != 2 or rows.shape[1] != w.vector.size:
+        raise ValueError(
+            f"rows must have shape (K, {w.vector.size}) for a calibration with {nq} qubits "
+            f"and {ne} edges, got {rows.shape}"
+        )
+    out: FloatArray = rows @ w.vector
+    return out
+
+
 class EspCache:
     """ESP values keyed by ``(circuit_key, device, calibration.version)`` (LRU).
 

@@ -58,7 +58,8 @@ from qenv.envs.qpu.kernels import (
     advance,
     dispatch,
 )
-from qenv.execution import RoutedCircuit, Router, executable, log_esp_many
+from qenv.execution import RoutedCircuit, Router, executable
+from qenv.execution.esp import log_esp_matrix
 from qenv.hardware import Calibration, CalibrationDrift, QPUSpec
 from qenv.qpu_scenarios import DriftConfig
 from qenv.tasks.workload import TaskBatch, Workload
@@ -174,6 +175,12 @@ class DispatchCore:
         if not self.exec_ok.any(axis=1).all():
             bad = [lib[int(i)].name for i in np.flatnonzero(~self.exec_ok.any(axis=1))]
             raise ValueError(f"circuits that no QPU of the fleet can run: {bad}")
+        # ESP rows of the routed circuits stacked per QPU, re-scored at every drift step.
+        self._esp_rows: list[tuple[IntArray, FloatArray]] = []
+        for j in range(m):
+            rows = np.flatnonzero(self.exec_ok[:, j])
+            stacked = np.stack([self.routed[i][j].esp_row for i in rows])  # type: ignore[union-attr]
+            self._esp_rows.append((rows, stacked))
         self.shot_overhead_s = np.array([q.shot_overhead_s for q in self.fleet])
         feats = [circ.features() for circ in lib]
         self.circuit_features = np.array(
@@ -189,9 +196,8 @@ class DispatchCore:
         cannot run)."""
         out = np.zeros(self.exec_ok.shape)
         for j, cal in enumerate(calibrations):
-            rows = np.flatnonzero(self.exec_ok[:, j])
-            routed = [self.routed[i][j] for i in rows]
-            out[rows, j] = np.exp(log_esp_many(routed, cal))  # type: ignore[arg-type]
+            rows, stacked = self._esp_rows[j]
+            out[rows, j] = np.exp(log_esp_matrix(stacked, cal))
         return out
 
     def _refresh_true(self) -> None:
@@ -219,6 +225,9 @@ class DispatchCore:
     def reset(self, rng: np.random.Generator, batch: TaskBatch | None = None) -> None:
         """Start an episode: the episode's tasks, fresh QPUs and noise, slot 1."""
         task_rng, drift_rng, self.rng = rng.spawn(3)
+        # Order in which the gateways' dispatches of each slot reach the QPU queues
+        # (matters among gateways choosing the same QPU): one draw per episode.
+        self._orders = np.argsort(self.rng.random((self.horizon + 2, self.n_gateways)), axis=1)
         self.drift_rngs = drift_rng.spawn(self.n_qpus)
         cfg = self.drift_config
         self.drifts = [
@@ -372,7 +381,7 @@ class DispatchCore:
                 f"got {actions.shape} and {mask.shape}"
             )
         reward = np.zeros(g)
-        order = self.rng.permutation(g)
+        order = self._orders[min(self.t, self.horizon + 1)]
         n_sent, self.n_inflight = dispatch(
             actions,
             mask,

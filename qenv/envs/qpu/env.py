@@ -190,19 +190,20 @@ class QPUAllocationEnv(ParallelEnv[str, ObsDict, Any]):
             if unknown:
                 raise ValueError(f"actions: unknown agent(s) {unknown[:5]}")
             values = [actions.get(a, 0) for a in agents]
-        if all(type(v) is int for v in values):
-            node_actions = (
-                np.array(values, dtype=np.int64) if max(map(abs, values)) < 2**62 else None
-            )
-        else:
-            node_actions = None
-        if node_actions is None:
-            node_actions = np.array([_as_int(v) for v in values], dtype=np.int64)
-        out = self.core.step(node_actions, self._mask)
+        # Fast path: plain or numpy integers (any out-of-range value is refused by the
+        # mask check); anything else goes through _as_int, value by value.
+        try:
+            gateway_actions = np.array(values)
+        except (TypeError, ValueError, OverflowError):
+            gateway_actions = np.empty(0)
+        if gateway_actions.dtype.kind != "i" or gateway_actions.shape != (len(agents),):
+            gateway_actions = np.array([_as_int(v) for v in values], dtype=np.int64)
+        out = self.core.step(gateway_actions.astype(np.int64, copy=False), self._mask)
         rewards = dict(zip(agents, out.reward.tolist(), strict=True))
         infos: dict[str, dict[str, Any]] = {a: {} for a in agents}
-        for i in np.flatnonzero(out.invalid).tolist():
-            infos[agents[i]]["invalid_action"] = True
+        if out.invalid.any():
+            for i in np.flatnonzero(out.invalid).tolist():
+                infos[agents[i]]["invalid_action"] = True
         obs = self._observations()
         ended = self.core.done
         terminations = dict.fromkeys(agents, False)
