@@ -7,6 +7,11 @@ Chain: wall time of ``chain_delivery_time`` to a 1% standard error.
 Environment: agent-steps per second of ``EntanglementAllocation-v0`` (one agent per
 node) with random valid actions, at 10, 100 and 1,000 nodes; the whole PettingZoo
 ``step`` (actions dict in, five dicts out) is timed, reset and path search are not.
+QPU: agent-steps per second of ``QPUAllocation-v0`` on its default scenario with random
+valid actions (:mod:`bench.qpu_bench`).
+
+``--only engine,qpu`` runs some sections and updates them in an existing ``--out``
+file, keeping the others.
 """
 
 from __future__ import annotations
@@ -101,48 +106,86 @@ def chain_timing(repeats: int) -> dict[str, float | int]:
     }
 
 
+SECTIONS = ("engine", "chain", "env", "qpu")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="bench/results.json")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--slots", type=int, default=5000)
     parser.add_argument("--env-steps", type=int, default=1000, help="slots per env episode")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma list of sections to run (default all: {','.join(SECTIONS)}); the "
+        "others are kept from an existing --out file",
+    )
     args = parser.parse_args()
-    results = {
-        "command": " ".join([os.path.basename(sys.executable), "-m", "bench.run", *sys.argv[1:]]),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-        },
-        "engine": [engine_slots_per_second(n, args.slots, args.repeats) for n in (10, 100, 1000)],
-        "chain_delivery_time": chain_timing(args.repeats),
-        "env": [env_agent_steps(n, args.env_steps, args.repeats) for n in (10, 100, 1000)],
-        "targets": {
-            "engine_slots_per_second_at_100_nodes": 10_000,
-            "env_agent_steps_per_second_at_100_nodes": 200_000,
-        },
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = [s for s in only if s not in SECTIONS]
+    if unknown:
+        parser.error(f"--only: unknown section(s) {unknown}; known: {', '.join(SECTIONS)}")
+    results: dict[str, Any] = {}
+    if set(only) != set(SECTIONS) and os.path.exists(args.out):
+        with open(args.out) as fh:
+            results = json.load(fh)
+    results["command"] = " ".join(
+        [os.path.basename(sys.executable), "-m", "bench.run", *sys.argv[1:]]
+    )
+    results["machine"] = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+    sizes = (10, 100, 1000)
+    if "engine" in only:
+        results["engine"] = [engine_slots_per_second(n, args.slots, args.repeats) for n in sizes]
+    if "chain" in only:
+        results["chain_delivery_time"] = chain_timing(args.repeats)
+    if "env" in only:
+        results["env"] = [env_agent_steps(n, args.env_steps, args.repeats) for n in sizes]
+    if "qpu" in only:
+        from bench.qpu_bench import run as qpu_run
+
+        results["qpu_env"] = qpu_run(args.repeats, args.env_steps)
+    results["targets"] = {
+        "engine_slots_per_second_at_100_nodes": 10_000,
+        "env_agent_steps_per_second_at_100_nodes": 200_000,
+        "qpu_env_agent_steps_per_second": 50_000,
     }
     with open(args.out, "w") as fh:
         json.dump(results, fh, indent=2)
-    for row in results["engine"]:
+    _print_summary(results)
+    print(f"written to {args.out}")
+
+
+def _print_summary(results: dict[str, Any]) -> None:
+    for row in results.get("engine", []):
         print(
             f"engine {row['nodes']:>5} nodes {row['links']:>5} links: "
             f"{row['slots_per_second_median']:>9.0f} slots/s, "
             f"{row['microseconds_per_link_slot']:.3f} us per link-slot"
         )
-    chain = results["chain_delivery_time"]
-    secs, err = chain["seconds_median"], chain["relative_stderr"]
-    print(f"chain_delivery_time: {secs:.2f} s for {err:.2%} relative standard error")
-    for row in results["env"]:
+    chain = results.get("chain_delivery_time")
+    if chain:
+        secs, err = chain["seconds_median"], chain["relative_stderr"]
+        print(f"chain_delivery_time: {secs:.2f} s for {err:.2%} relative standard error")
+    for row in results.get("env", []):
         print(
             f"env {row['nodes']:>5} nodes: {row['agent_steps_per_second_median']:>9.0f} "
             f"agent-steps/s, {row['step_microseconds_median']:.0f} us per step, "
             f"{row['microseconds_per_node_step']:.2f} us per node-step"
         )
-    print(f"written to {args.out}")
+    qpu = results.get("qpu_env")
+    if qpu:
+        print(
+            f"QPUAllocation-v0 {qpu['scenario']} ({qpu['gateways']} gateways, {qpu['qpus']} "
+            f"QPUs): {qpu['agent_steps_per_second_median']:.0f} agent-steps/s, "
+            f"{qpu['step_microseconds_median']:.0f} us per step"
+        )
 
 
 if __name__ == "__main__":
