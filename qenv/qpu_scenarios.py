@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from qenv.checks import check_positive_int
+from qenv.config import YAML_SUFFIXES, config_dir, config_names, display_path, resolve
 from qenv.hardware import QPUSpec, QPUSpecError, load_qpu
 from qenv.scenarios import (
     ScenarioError,
     _apply_overrides,
-    _display,
     _integer,
     _Invalid,
     _mapping,
@@ -46,13 +46,11 @@ from qenv.scenarios import (
     _read_yaml,
     _scenario_error,
     _string,
-    config_dir,
 )
 from qenv.tasks.workload import Workload, WorkloadError, load_workload
 
 __all__ = ["QPUScenario", "load_qpu_scenario", "qpu_scenario_names"]
 
-_SUFFIXES: Final = (".yaml", ".yml")
 _TOP: Final = ("description", "fleet", "workload", "gateways", "dt", "drift", "env")
 _DRIFT: Final = ("sigma", "reversion", "recalibration_period_s", "interval_s")
 _ENV: Final = ("horizon",)
@@ -84,19 +82,7 @@ class QPUScenario:
 
 def qpu_scenario_names() -> tuple[str, ...]:
     """Sorted names of the ``*.yaml`` files in ``<config dir>/qpu_scenarios/``."""
-    directory = config_dir() / "qpu_scenarios"
-    if not directory.is_dir():
-        return ()
-    return tuple(sorted(p.stem for p in directory.glob("*.yaml") if p.is_file()))
-
-
-def _resolve(name_or_path: str | os.PathLike[str], folder: str) -> tuple[str, Path]:
-    if isinstance(name_or_path, str):
-        bare = "/" not in name_or_path and "\\" not in name_or_path
-        if bare and Path(name_or_path).suffix.lower() not in _SUFFIXES:
-            return name_or_path, config_dir() / folder / f"{name_or_path}.yaml"
-    path = Path(os.fspath(name_or_path))
-    return path.stem, path
+    return config_names("qpu_scenarios")
 
 
 def _positive(value: object, path: tuple[str | int, ...], *, zero: bool = False) -> float:
@@ -109,7 +95,7 @@ def _positive(value: object, path: tuple[str | int, ...], *, zero: bool = False)
 def _member(name: object, path: tuple[str | int, ...], yaml_dir: Path) -> Path | str:
     """A bare name as it is (looked up by the loader), a path relative to the YAML file."""
     text = _string(name, path)
-    if "/" in text or "\\" in text or text.lower().endswith(_SUFFIXES):
+    if "/" in text or "\\" in text or text.lower().endswith(YAML_SUFFIXES):
         where = Path(text)
         return where if where.is_absolute() else yaml_dir / where
     return text
@@ -126,13 +112,13 @@ def load_qpu_scenario(
             QPU or workload file it names are reported with that file too.
     """
     seed = check_positive_int("seed", seed, 0)
-    name, path = _resolve(name_or_path, "qpu_scenarios")
-    shown = _display(path)
+    name, path = resolve(name_or_path, "qpu_scenarios")
+    shown = display_path(path)
     if not path.is_file():
         available = ", ".join(qpu_scenario_names()) or "none"
         raise ScenarioError(
             f"{shown}: scenario file not found; available QPU scenarios: {available} "
-            f"(in {_display(config_dir() / 'qpu_scenarios')}), or pass a path to a YAML file"
+            f"(in {display_path(config_dir() / 'qpu_scenarios')}), or pass a path to a YAML file"
         )
     data = _read_yaml(path, shown)
     applied: dict[tuple[str | int, ...], str] = {}

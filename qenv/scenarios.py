@@ -72,20 +72,20 @@ import functools
 import inspect
 import numbers
 import os
-import re
 import types
 import typing
-from collections.abc import Callable, Collection, Hashable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import networkx as nx
 import numpy as np
-import yaml
 from scipy.sparse.csgraph import shortest_path
 
 from qenv.checks import check_positive_int
+from qenv.config import CONFIG_DIR_ENV, config_dir, config_names, read_yaml, resolve
+from qenv.config import display_path as _display
 from qenv.network.engine import EngineConfig
 from qenv.network.topology import GENERATORS, load_topology
 from qenv.network.traffic import (
@@ -111,11 +111,6 @@ __all__ = [
     "scenario_names",
 ]
 
-#: Environment variable that replaces the repository's ``configs/`` directory.
-CONFIG_DIR_ENV: Final = "QENV_CONFIG_DIR"
-_REPO_CONFIG_DIR: Final = Path(__file__).resolve().parents[1] / "configs"
-_YAML_SUFFIXES: Final = (".yaml", ".yml")
-
 
 @dataclass(frozen=True)
 class NetworkScenario:
@@ -136,18 +131,9 @@ class ScenarioError(ValueError):
 # --------------------------------------------------------------------------- lookup
 
 
-def config_dir() -> Path:
-    """``$QENV_CONFIG_DIR`` if set, else the repository's ``configs/`` directory."""
-    env = os.environ.get(CONFIG_DIR_ENV)
-    return Path(env) if env else _REPO_CONFIG_DIR
-
-
 def scenario_names() -> tuple[str, ...]:
     """Sorted names of the ``*.yaml`` files in ``<config dir>/scenarios/`` (now)."""
-    directory = config_dir() / "scenarios"
-    if not directory.is_dir():
-        return ()
-    return tuple(sorted(p.stem for p in directory.glob("*.yaml") if p.is_file()))
+    return config_names("scenarios")
 
 
 #: Names of the scenarios found at import (see :func:`scenario_names` for a fresh list).
@@ -155,70 +141,11 @@ SCENARIOS: Final[tuple[str, ...]] = scenario_names()
 
 
 def _resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path]:
-    if isinstance(name_or_path, str):
-        bare = "/" not in name_or_path and "\\" not in name_or_path
-        if bare and Path(name_or_path).suffix.lower() not in _YAML_SUFFIXES:
-            return name_or_path, config_dir() / "scenarios" / f"{name_or_path}.yaml"
-    path = Path(os.fspath(name_or_path))
-    return path.stem, path
-
-
-def _display(path: Path) -> str:
-    """``path`` relative to the working directory when it lies below it."""
-    if path.is_absolute():
-        try:
-            return str(path.relative_to(Path.cwd()))
-        except ValueError:
-            pass
-    return str(path)
-
-
-# --------------------------------------------------------------------------- YAML reading
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe loader that rejects duplicate keys and reads YAML 1.2 floats like ``1e-3``."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        seen: dict[Hashable, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, Hashable):
-                continue  # the base class reports unhashable keys
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f"duplicate key {key!r} (first on line {seen[key] + 1})",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+    return resolve(name_or_path, "scenarios")
 
 
 def _read_yaml(path: Path, shown: str) -> object:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(f"{shown}: cannot read scenario file: {err}") from err
-    try:
-        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = err.problem or err.context or type(err).__name__
-        raise ScenarioError(f"{shown}: {where}invalid YAML: {problem}") from err
-    except yaml.YAMLError as err:
-        raise ScenarioError(f"{shown}: invalid YAML: {err}") from err
+    return read_yaml(path, "scenario file", lambda msg: ScenarioError(f"{shown}: {msg}"))
 
 
 # --------------------------------------------------------------------------- validation helpers

@@ -46,12 +46,12 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
-import yaml
+
+from qenv.config import config_dir, config_names, display_path, read_yaml, resolve
 
 __all__ = [
     "DEFAULT_FLEET",
@@ -101,7 +101,6 @@ DEFAULT_FLEET: Final[tuple[str, ...]] = (
 )
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-_YAML_SUFFIXES: Final = (".yaml", ".yml")
 _QPU_DIR: Final = "qpus"
 
 
@@ -732,32 +731,9 @@ def _from_fake_backend(data: Mapping[str, Any], source: Mapping[str, Any]) -> di
 # --------------------------------------------------------------------------- files
 
 
-def config_dir() -> Path:
-    """``$QENV_CONFIG_DIR`` if set, else the repository's ``configs/``.
-
-    The lookup of :func:`qenv.scenarios.config_dir`, imported when called: scenarios
-    pulls in networkx and the network model, which a hardware user need not pay for, and
-    a lazy import cannot become an import cycle.
-    """
-    from qenv.scenarios import config_dir as _scenarios_config_dir
-
-    return _scenarios_config_dir()
-
-
 def qpu_names() -> tuple[str, ...]:
     """Sorted names of the ``*.yaml`` files in ``<config dir>/qpus/`` (now)."""
-    directory = config_dir() / _QPU_DIR
-    if not directory.is_dir():
-        return ()
-    return tuple(sorted(p.stem for p in directory.glob("*.yaml") if p.is_file()))
-
-
-def _resolve(name_or_path: str | os.PathLike[str]) -> Path:
-    if isinstance(name_or_path, str):
-        bare = "/" not in name_or_path and "\\" not in name_or_path
-        if bare and Path(name_or_path).suffix.lower() not in _YAML_SUFFIXES:
-            return config_dir() / _QPU_DIR / f"{name_or_path}.yaml"
-    return Path(os.fspath(name_or_path))
+    return config_names(_QPU_DIR)
 
 
 def load_qpu(name_or_path: str | os.PathLike[str]) -> QPUSpec:
@@ -770,34 +746,19 @@ def load_qpu(name_or_path: str | os.PathLike[str]) -> QPUSpec:
         QPUSpecError: missing file (the message lists the shipped names), YAML syntax
             error (with line and column), or an invalid field (with the file and key).
     """
-    # One YAML dialect (duplicate keys rejected, YAML 1.2 floats) for every file of qenv.
-    from qenv.scenarios import _display, _Loader
-
-    path = _resolve(name_or_path)
-    shown = _display(path)
+    _, path = resolve(name_or_path, _QPU_DIR)
+    shown = display_path(path)
     if not path.is_file():
         available = ", ".join(qpu_names()) or "none"
         raise QPUSpecError(
             f"QPU file not found; available QPUs: {available} "
-            f"(in {_display(config_dir() / _QPU_DIR)}), or pass a path to a YAML file",
+            f"(in {display_path(config_dir() / _QPU_DIR)}), or pass a path to a YAML file",
             where=shown,
         )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise QPUSpecError(f"cannot read QPU file: {err}", where=shown) from err
-    try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = err.problem or err.context or type(err).__name__
-        raise QPUSpecError(f"{at}invalid YAML: {problem}", where=shown) from err
-    except yaml.YAMLError as err:
-        raise QPUSpecError(f"invalid YAML: {err}", where=shown) from err
+    data = read_yaml(path, "QPU file", lambda msg: QPUSpecError(msg, where=shown))
     if data is None:
         raise QPUSpecError("empty file (expected a mapping of QPU fields)", where=shown)
-    return QPUSpec.from_mapping(data, where=shown)
+    return QPUSpec.from_mapping(data, where=shown)  # type: ignore[arg-type]  # it checks
 
 
 def default_fleet() -> tuple[QPUSpec, ...]:

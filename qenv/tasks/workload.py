@@ -47,17 +47,16 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import re
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 
 from qenv.checks import check_positive_int
+from qenv.config import CONFIG_DIR_ENV, config_names, display_path, read_yaml, resolve
 from qenv.tasks.circuits import FAMILIES, Circuit, circuit_from_family
 from qenv.tasks.qasm import QasmError, load_qasm
 
@@ -83,10 +82,6 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-#: Environment variable that replaces the repository's ``configs/`` directory.
-CONFIG_DIR_ENV: Final = "QENV_CONFIG_DIR"
-_REPO_CONFIG_DIR: Final = Path(__file__).resolve().parents[2] / "configs"
 
 #: Reference superconducting timings for the nominal runtime (deadline scale only), s.
 NOMINAL_JOB_OVERHEAD_S: Final = 0.1
@@ -616,42 +611,10 @@ class WorkloadError(ValueError):
     """A workload file that cannot be found, parsed or validated."""
 
 
-def config_dir() -> Path:
-    """``$QENV_CONFIG_DIR`` if set, else the repository's ``configs/`` directory."""
-    env = os.environ.get(CONFIG_DIR_ENV)
-    return Path(env) if env else _REPO_CONFIG_DIR
-
-
 def workload_names() -> tuple[str, ...]:
     """Sorted names of the ``*.yaml`` files in ``<config dir>/workloads/``."""
-    directory = config_dir() / "workloads"
-    return tuple(sorted(p.stem for p in directory.glob("*.yaml"))) if directory.is_dir() else ()
+    return config_names("workloads")
 
-
-class _Loader(yaml.SafeLoader):
-    """Safe loader that rejects duplicate keys and reads YAML 1.2 floats like ``1e-3``."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        seen: dict[Hashable, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f"duplicate key {key!r} (first on line {seen[key] + 1})",
-                    key_node.start_mark,
-                )
-            if isinstance(key, Hashable):
-                seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
 
 _KeyPath = tuple[str | int, ...]
 
@@ -851,24 +814,6 @@ def _parse(data: object, yaml_dir: Path) -> tuple[list[FamilySpec], dict[str, An
     return specs, kwargs
 
 
-def _resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path]:
-    if isinstance(name_or_path, str):
-        bare = "/" not in name_or_path and "\\" not in name_or_path
-        if bare and Path(name_or_path).suffix.lower() not in (".yaml", ".yml"):
-            return name_or_path, config_dir() / "workloads" / f"{name_or_path}.yaml"
-    path = Path(os.fspath(name_or_path))
-    return path.stem, path
-
-
-def _display(path: Path) -> str:
-    if path.is_absolute():
-        try:
-            return str(path.relative_to(Path.cwd()))
-        except ValueError:
-            pass
-    return str(path)
-
-
 def load_workload(name_or_path: str | os.PathLike[str], seed: int = 0) -> Workload:
     """Read, validate and build a workload (schema: ``configs/workloads/README.md``).
 
@@ -883,19 +828,12 @@ def load_workload(name_or_path: str | os.PathLike[str], seed: int = 0) -> Worklo
             line and column), or an invalid key or value (with the file and key path).
     """
     seed = check_positive_int("seed", seed, 0)
-    name, path = _resolve(name_or_path)
-    shown = _display(path)
+    name, path = resolve(name_or_path, "workloads")
+    shown = display_path(path)
     if not path.is_file():
         available = ", ".join(workload_names()) or "none"
         raise WorkloadError(f"{shown}: workload file not found; available workloads: {available}")
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a SafeLoader
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise WorkloadError(f"{shown}: {where}invalid YAML: {err.problem or err}") from err
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise WorkloadError(f"{shown}: cannot read workload file: {err}") from err
+    data = read_yaml(path, "workload file", lambda msg: WorkloadError(f"{shown}: {msg}"))
     try:
         specs, kwargs = _parse(data, path.parent)
         rng = np.random.default_rng(seed)
