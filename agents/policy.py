@@ -55,7 +55,7 @@ _REGISTRY: dict[str, dict[str, str]] = {
         "round_robin": "agents.qpu_baselines:QPURoundRobinPolicy",
         "least_loaded": "agents.qpu_baselines:LeastLoadedPolicy",
         "best_fidelity": "agents.qpu_baselines:BestFidelityPolicy",
-        # "hyperscore_greedy" joins with the AHMO scoring pipeline (#5).
+        "hyperscore_greedy": "agents.qpu_baselines:HyperScoreGreedyPolicy",
     },
 }
 

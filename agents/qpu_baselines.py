@@ -29,11 +29,14 @@ What each knows, and what it does:
   then by the lowest index. It ignores queues otherwise, so it piles tasks onto the
   best device: the error-rate end of the trade-off.
 
-Still to come: ``hyperscore_greedy`` (the allowed QPU with the highest AHMO HyperScore,
-the ``hyperscore`` slot of each QPU block) arrives with the scoring pipeline (issue #5),
-which fills that slot; until then the slot is 0 everywhere. Add it here as a
-:class:`GatewayPolicy` subclass and register it in
-:data:`agents.policy.POLICIES_BY_ENV` under ``"QPUAllocation-v0"``.
+* ``hyperscore_greedy`` (its row's ``hyperscore`` and ``wait``): the allowed QPU with the
+  highest AHMO HyperScore (the normalised ``hyperscore`` slot of each QPU block, filled by
+  the env's scoring pipeline, :mod:`qenv.scoring`), ties broken by the least ``wait``,
+  then by the lowest index. The HyperScore grows with V, which weighs the predicted
+  success (QNC), the dispatch context (Meta: queue wait and runtime against the task's
+  deadline) and the task's other sub-scores; so it trades error rate against waiting,
+  with the weights of the env's ``scoring`` parameters. With ``scoring="fidelity"`` (no
+  HyperScore) every slot is 0 and it degenerates to least ``wait``.
 
 Randomness (``random`` only) comes from the policy's own ``np.random.Generator``,
 seeded by ``reset(env, seed)``.
@@ -255,9 +258,34 @@ class BestFidelityPolicy(GatewayPolicy):
         return _lexi_best(masks[:, 1:] > 0, -rows[:, self._esp], rows[:, self._wait])
 
 
+class HyperScoreGreedyPolicy(GatewayPolicy):
+    """Each gateway sends its head task to the allowed QPU with the highest HyperScore.
+
+    Knows its own row: the ``hyperscore`` (normalised AHMO HyperScore of the head task on
+    the QPU) and ``wait`` fields of every QPU block. Highest ``hyperscore``; ties: least
+    ``wait``, then lowest index. Defers only when no QPU is allowed.
+    """
+
+    name = "hyperscore_greedy"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._score = np.zeros(0, dtype=np.int64)
+        self._wait = np.zeros(0, dtype=np.int64)
+
+    def reset(self, env: Any, seed: int | None = None) -> None:
+        super().reset(env, seed)
+        self._score = self.qpu_columns("hyperscore")
+        self._wait = self.qpu_columns("wait")
+
+    def gateway_actions(self, rows: FloatArray, masks: MaskArray) -> IntArray:
+        return _lexi_best(masks[:, 1:] > 0, -rows[:, self._score], rows[:, self._wait])
+
+
 __all__ = [
     "BestFidelityPolicy",
     "GatewayPolicy",
+    "HyperScoreGreedyPolicy",
     "LeastLoadedPolicy",
     "QPURandomPolicy",
     "QPURoundRobinPolicy",

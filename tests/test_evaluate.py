@@ -318,7 +318,7 @@ def test_bad_cli_input_names_the_flag(argv: list[str], flag: str) -> None:
 # ---------------------------------------------------------------------- QPUAllocation-v0
 QPU_ID = "QPUAllocation-v0"
 QPU_KW = {"scenario": "small", "horizon": 40}
-QPU_BASELINES = ["random", "round_robin", "least_loaded", "best_fidelity"]
+QPU_BASELINES = ["random", "round_robin", "least_loaded", "best_fidelity", "hyperscore_greedy"]
 QPU_COLUMNS = (
     "throughput",
     "error_rate",

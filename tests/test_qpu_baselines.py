@@ -17,6 +17,7 @@ from agents.policy import DEFAULT_ENV_ID, POLICIES_BY_ENV, policy_names
 from agents.qpu_baselines import (
     BestFidelityPolicy,
     GatewayPolicy,
+    HyperScoreGreedyPolicy,
     LeastLoadedPolicy,
     QPURandomPolicy,
     QPURoundRobinPolicy,
@@ -25,7 +26,7 @@ from qenv.envs.qpu.env import QPUAllocationEnv
 from qenv.evaluate import compare, evaluate
 
 ENV_ID = "QPUAllocation-v0"
-QPU_POLICIES = ("random", "round_robin", "least_loaded", "best_fidelity")
+QPU_POLICIES = ("random", "round_robin", "least_loaded", "best_fidelity", "hyperscore_greedy")
 SMALL = {"scenario": "small", "horizon": 150}
 
 
@@ -62,6 +63,7 @@ def test_names_are_per_environment() -> None:
         "round_robin": QPURoundRobinPolicy,
         "least_loaded": LeastLoadedPolicy,
         "best_fidelity": BestFidelityPolicy,
+        "hyperscore_greedy": HyperScoreGreedyPolicy,
     }
     for name in QPU_POLICIES:
         policy = make_policy(name, ENV_ID)
@@ -76,7 +78,7 @@ def test_unknown_names_list_the_environments_valid_names(tmp_path: Path) -> None
     with pytest.raises(
         ValueError,
         match=r"unknown policy 'greedy' for QPUAllocation-v0; "
-        r"valid: random, round_robin, least_loaded, best_fidelity$",
+        r"valid: random, round_robin, least_loaded, best_fidelity, hyperscore_greedy$",
     ):
         make_policy("greedy", ENV_ID)
     with pytest.raises(ValueError, match=r"unknown policy 'least_loaded'; valid: random, .*oracle"):

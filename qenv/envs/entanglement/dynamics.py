@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -47,6 +48,7 @@ from qenv.envs.entanglement.kernels import (
     feasibility,
     fill_node_fields,
     fill_request_rows,
+    path_hyperscore,
     path_stats,
 )
 from qenv.envs.entanglement.observation import (
@@ -123,6 +125,73 @@ def feasibility_score(view: PathView) -> FloatArray:
         & (view.fidelity >= view.f_min[:, None])
     )
     return np.where(ok, view.swap_prob ** np.maximum(view.hops - 1, 0), 0.0)
+
+
+class PathHyperScorer:
+    """The AHMO HyperScore applied to candidate paths (the ``score`` path feature).
+
+    A path's score is the normalised HyperScore (σ(β ln V + γ)/σ(γ))^κ ∈ [0, 1]
+    (:func:`qenv.scoring.hyperscore_unit`) of the V of a claim on that path, with the
+    pipeline's terms read for entanglement delivery:
+
+    * LogicScore^π — the path looks feasible now (:func:`feasibility_score` > 0: a pair on
+      every link, swap credit at every inner node, predicted fidelity >= F_min); V = 0
+      (score 0) otherwise, so the score is > 0 exactly where the default one is;
+    * QNC — predicted success probability of the claim, swap_prob^(hops − 1) (the value
+      of the feasibility kernel);
+    * ΔRepro — fidelity margin (F − F_min)/(1 − F_min) ∈ [0, 1]: how robustly the pair
+      meets its requirement (1 when F_min = 1 is met);
+    * Meta — bottleneck abundance b/(1 + b), b the fewest pairs on a link of the path: a
+      path with spare pairs is less likely to lose a contention;
+    * Novelty and ImpactFore have no meaning for a path and drop out: V = (w1 + w4·margin
+      + w5·abundance + w6·QNC)/(w1 + w4 + w5 + w6), with w, β, γ, κ from the scoring
+      parameters (``configs/scoring/default.yaml`` unless given).
+
+    One compiled pass per slot (:func:`~qenv.envs.entanglement.kernels.path_hyperscore`,
+    reusing the feasibility kernel). Select it with ``path_scorer="hyperscore"`` (or an
+    instance, for other parameters).
+    """
+
+    def __init__(self, params: Any = None) -> None:
+        from qenv.scoring import load_params
+
+        self.params = load_params(params)
+        w = self.params.weights
+        raw = np.array([w["logic"], w["repro"], w["meta"], w["qnc"]], dtype=np.float64)
+        if raw.sum() <= 0:
+            raise ValueError("path scoring needs a weight > 0 on logic, repro, meta or qnc")
+        self.weights = raw / raw.sum()
+
+    def __call__(self, view: PathView) -> FloatArray:
+        p = self.params
+        out: FloatArray = path_hyperscore(
+            view.valid,
+            np.ascontiguousarray(view.hops, dtype=np.int64),
+            np.ascontiguousarray(view.bottleneck, dtype=np.int64),
+            np.ascontiguousarray(view.fidelity, dtype=np.float64),
+            np.ascontiguousarray(view.min_credit, dtype=np.float64),
+            np.ascontiguousarray(view.f_min, dtype=np.float64),
+            float(view.swap_prob),
+            self.weights,
+            p.beta,
+            p.gamma,
+            p.kappa,
+        )
+        return out
+
+
+def resolve_path_scorer(path_scorer: PathScorer | str | None) -> PathScorer:
+    """``None`` or ``"feasibility"``: :func:`feasibility_score`; ``"hyperscore"``: a
+    :class:`PathHyperScorer` with the default scoring parameters; a callable: itself."""
+    if path_scorer is None or path_scorer == "feasibility":
+        return feasibility_score
+    if path_scorer == "hyperscore":
+        return PathHyperScorer()
+    if isinstance(path_scorer, str) or not callable(path_scorer):
+        raise ValueError(
+            f"path_scorer must be 'feasibility', 'hyperscore' or a callable, got {path_scorer!r}"
+        )
+    return path_scorer
 
 
 @dataclass(frozen=True)
@@ -212,7 +281,8 @@ class AllocationCore:
         processing_delay_s: per-hop classical processing delay (s).
         mask_infeasible: also mask paths that look infeasible (default: only paths that
             do not exist, and every claim without a head request).
-        path_scorer: fills the per-path ``score`` feature (default :func:`feasibility_score`).
+        path_scorer: fills the per-path ``score`` feature (default :func:`feasibility_score`;
+            ``"hyperscore"``: the AHMO :class:`PathHyperScorer`).
     """
 
     def __init__(
@@ -228,7 +298,7 @@ class AllocationCore:
         observation_delay: bool = True,
         processing_delay_s: float = 1e-4,
         mask_infeasible: bool = False,
-        path_scorer: PathScorer | None = None,
+        path_scorer: PathScorer | str | None = None,
     ) -> None:
         self.graph = graph
         self.traffic = traffic
@@ -239,7 +309,7 @@ class AllocationCore:
         self.reward_config = reward or RewardConfig()
         self.observation_delay = bool(observation_delay)
         self.mask_infeasible = bool(mask_infeasible)
-        self.path_scorer: PathScorer = path_scorer or feasibility_score
+        self.path_scorer: PathScorer = resolve_path_scorer(path_scorer)
         self.n_nodes: int = int(graph.number_of_nodes())
         n = self.n_nodes
         if n < 2:

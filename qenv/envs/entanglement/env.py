@@ -46,8 +46,11 @@ completed or expired), ``contention_rate`` (contention events / claims),
 - ``observation_delay`` (True), ``processing_delay_s`` (1e-4): classical delay of remote
   information.
 - ``mask_infeasible`` (False): also mask paths that look infeasible now.
-- ``path_scorer``: callable filling the per-path ``score`` feature (the AHMO HyperScore
-  plugs in here).
+- ``path_scorer``: fills the per-path ``score`` feature: ``"feasibility"`` (default,
+  swap_prob^(hops − 1) where the path looks feasible, else 0), ``"hyperscore"`` (the AHMO
+  HyperScore of the path, :class:`~qenv.envs.entanglement.dynamics.PathHyperScorer`: > 0
+  exactly where the default is, graded by success probability, fidelity margin and spare
+  pairs) or a callable of a ``PathView``.
 - ``render_mode``: ``None``, ``"ansi"`` or ``"rgb_array"``.
 - ``graph``/``traffic``/``engine_config``: build from objects instead of a scenario.
 """
@@ -118,7 +121,7 @@ class EntanglementAllocationEnv(ParallelEnv[str, ObsDict, Any]):
         observation_delay: bool = True,
         processing_delay_s: float = 1e-4,
         mask_infeasible: bool = False,
-        path_scorer: PathScorer | None = None,
+        path_scorer: PathScorer | str | None = None,
         render_mode: str | None = None,
         graph: nx.Graph | None = None,
         traffic: RequestGenerator | None = None,

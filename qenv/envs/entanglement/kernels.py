@@ -312,3 +312,40 @@ def feasibility(
             ):
                 out[m, j] = swap_prob ** max(hops[m, j] - 1, 0)
     return out
+
+
+@njit(cache=True, nogil=True)
+def path_hyperscore(
+    valid: npt.NDArray[np.bool_],
+    hops: npt.NDArray[np.int64],
+    bottleneck: npt.NDArray[np.int64],
+    fidelity: npt.NDArray[np.float64],
+    min_credit: npt.NDArray[np.float64],
+    f_min: npt.NDArray[np.float64],
+    swap_prob: float,
+    weights: npt.NDArray[np.float64],
+    beta: float,
+    gamma: float,
+    kappa: float,
+) -> npt.NDArray[np.float64]:
+    """:class:`~qenv.envs.entanglement.dynamics.PathHyperScorer` in one pass: the
+    feasibility kernel gives LogicScore^π (> 0) and QNC (its value, swap_prob^(hops − 1));
+    ``weights`` = (logic, repro, meta, qnc), normalised by the caller."""
+    base = feasibility(valid, hops, bottleneck, fidelity, min_credit, f_min, swap_prob)
+    m_count, k = valid.shape
+    out = np.zeros((m_count, k))
+    sig_gamma = 1.0 / (1.0 + np.exp(-gamma))
+    for m in range(m_count):
+        slack = 1.0 - f_min[m]
+        for j in range(k):
+            q = base[m, j]
+            if q <= 0.0:
+                continue
+            margin = (fidelity[m, j] - f_min[m]) / slack if slack > 0.0 else 1.0
+            margin = min(max(margin, 0.0), 1.0)
+            b = float(bottleneck[m, j])
+            abundance = b / (1.0 + b)
+            v = weights[0] + weights[1] * margin + weights[2] * abundance + weights[3] * q
+            sig = 1.0 / (1.0 + np.exp(-(beta * np.log(v) + gamma)))
+            out[m, j] = min((sig / sig_gamma) ** kappa, 1.0)
+    return out

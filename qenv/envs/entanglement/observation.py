@@ -29,7 +29,7 @@ PATH_FIELDS: tuple[tuple[str, str], ...] = (
     ("swap_credit", "least swap credit among path i's inner nodes / swap_burst (1 if none)"),
     (
         "score",
-        "path quality score in [0, 1] (default: swap_prob^(hops-1) if the path looks feasible for F_min, else 0)",
+        "path quality score in [0, 1] (default: swap_prob^(hops-1) if the path looks feasible for F_min, else 0; path_scorer='hyperscore': the AHMO HyperScore of the path, 0 where infeasible)",
     ),
 )
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -113,6 +114,8 @@ class HeadView:
     esp: FloatArray  # (G, M) ESP under the published calibration (0 if not executable)
     runtime_s: FloatArray  # (G, M) runtime of the head task on the QPU (0 if not executable)
     wait_s: FloatArray  # (M,) time until each QPU's queue is empty
+    priority: FloatArray  # (G,) priority of the head task (0 where no task)
+    slack_s: FloatArray  # (G,) seconds left before its deadline (inf: none; 0 where no task)
 
 
 #: Fills the (G, M, 7) AHMO block: six sub-scores and the HyperScore (scaled to [0, 1]).
@@ -122,13 +125,128 @@ SCORE_FIELDS = ("logic", "sandbox", "novelty", "impact", "repro", "qnc", "hypers
 
 
 def fidelity_score(view: HeadView) -> FloatArray:
-    """Default AHMO block until the scoring pipeline is attached: ``logic`` (1 if the task
-    can run on the QPU) and ``qnc`` (the ESP under the published calibration); the other
-    sub-scores and the HyperScore are 0."""
+    """The AHMO block without the scoring pipeline: ``logic`` (1 if the task can run on the
+    QPU) and ``qnc`` (the ESP under the published calibration); the other sub-scores and
+    the HyperScore are 0. Pass ``qpu_scorer=fidelity_score`` (or ``scoring="fidelity"``)."""
     out = np.zeros((*view.esp.shape, len(SCORE_FIELDS)))
     out[..., 0] = view.executable
     out[..., 5] = view.esp
     return out
+
+
+class AHMOScorer:
+    """The AHMO scoring pipeline (:mod:`qenv.scoring`) as the QPU scorer (the default).
+
+    :meth:`bind` precomputes a :class:`~qenv.scoring.QPUScoreTable` of every (circuit,
+    QPU) pair of the core's library once (LogicScore, Sandbox, Novelty, ΔRepro); per step
+    the head tasks' rows are gathered by circuit index and completed with ImpactFore
+    (priority), QNC (the published-calibration ESP table, which the core recomputes only at
+    a recalibration) and Meta (queues), then fused into V and the HyperScore slot,
+    (HyperScore − 100)/(HyperScore(V = 1) − 100) ∈ [0, 1], in one compiled pass
+    (:meth:`block`). Calling the scorer on a :class:`HeadView` computes the same block with
+    numpy (the generic :data:`QPUScorer` interface; slower).
+    """
+
+    def __init__(self, params: Any = None) -> None:
+        from qenv.scoring import load_params
+
+        self.params = load_params(params)
+        self.table: Any = None
+        self._core: DispatchCore | None = None
+
+    def bind(self, core: DispatchCore) -> AHMOScorer:
+        """A scorer bound to ``core``, its (circuit, QPU) table computed."""
+        from qenv.scoring import QPUScoreTable
+
+        bound = AHMOScorer(self.params)
+        bound.table = QPUScoreTable(
+            list(core.workload.library), core.fleet, core.routed, self.params
+        )
+        bound.table.set_dt(core.dt)
+        bound._core = core
+        return bound
+
+    def with_params(self, params: Any) -> AHMOScorer:
+        """This (bound) scorer under other fusion parameters; the table's static
+        sub-scores are shared (:meth:`qenv.scoring.QPUScoreTable.with_params`)."""
+        other = AHMOScorer(params)
+        if self.table is not None:
+            other.table = self.table.with_params(other.params)
+            if self._core is not None:
+                other.table.set_dt(self._core.dt)
+        other._core = self._core
+        return other
+
+    def block(self, core: DispatchCore) -> tuple[FloatArray, FloatArray]:
+        """(G, M, 7) AHMO block and (G, M, 2) [Meta, V] of the head tasks (views of one
+        reused buffer), compiled."""
+        table = self.table
+        if table is None:
+            raise ValueError("AHMOScorer: bind(core) before scoring")
+        out: FloatArray = table.fill(
+            core.head,
+            core.n_tasks,
+            core.task_circuit,
+            core.task_priority,
+            core.task_deadline,
+            core.task_shots,
+            table.per_shot(core.duration_s, core.shot_overhead_s),
+            core.free_at,
+            core.esp_observed,
+            core.t * core.dt,
+        )
+        return out[..., :7], out[..., 7:]
+
+    def __call__(self, view: HeadView) -> FloatArray:
+        if self.table is None:
+            raise ValueError("AHMOScorer: bind(core) before scoring")
+        from qenv.scoring import v_score
+
+        p, tab = self.params, self.table
+        static = tab.static[view.circuit]  # (G, M, 4)
+        has = view.has_task[:, None, None]
+        imp = np.clip(np.log1p(view.priority * tab.size[view.circuit]) / tab.impact_scale, 0.0, 1.0)
+        tau = np.where(np.isfinite(view.slack_s), np.maximum(view.slack_s, self._dt), p.meta_tau_s)
+        meta = np.exp(-(view.wait_s[None, :] + view.runtime_s) / tau[:, None])
+        v = v_score(
+            static[..., 0],
+            static[..., 1],
+            static[..., 2],
+            imp[:, None],
+            static[..., 3],
+            meta,
+            view.esp,
+            p,
+        )
+        out = np.zeros((*view.esp.shape, len(SCORE_FIELDS)))
+        out[..., 0], out[..., 1], out[..., 2] = static[..., 0], static[..., 1], static[..., 2]
+        out[..., 3] = imp[:, None]
+        out[..., 4] = static[..., 3]
+        out[..., 5] = view.esp
+        out[..., 6] = tab.hyperscore_unit(v)
+        return np.where(has, out, 0.0)
+
+    @property
+    def _dt(self) -> float:
+        return self._core.dt if self._core is not None else 1.0
+
+
+def make_qpu_scorer(qpu_scorer: QPUScorer | None, scoring: Any, core: DispatchCore) -> QPUScorer:
+    """The env's scorer: ``qpu_scorer`` if given (an :class:`AHMOScorer` gets bound),
+    else the AHMO pipeline with ``scoring`` (a YAML path, a mapping or
+    :class:`~qenv.scoring.ScoringParams`; None: ``configs/scoring/default.yaml``), or
+    :func:`fidelity_score` for ``scoring="fidelity"``."""
+    if qpu_scorer is not None:
+        if scoring is not None:
+            raise ValueError("give either qpu_scorer or scoring, not both")
+        if isinstance(qpu_scorer, AHMOScorer):
+            return qpu_scorer.bind(core)
+        if not callable(qpu_scorer):
+            raise ValueError(f"qpu_scorer must be callable, got {qpu_scorer!r}")
+        return qpu_scorer
+    if scoring == "fidelity":
+        return fidelity_score
+    return AHMOScorer(scoring).bind(core)
 
 
 class DispatchCore:
@@ -431,6 +549,8 @@ class DispatchCore:
             esp=self.esp_observed[c] * ok,
             runtime_s=runtime * ok,
             wait_s=np.maximum(self.free_at - self.now, 0.0),
+            priority=np.where(has, self.task_priority[self.head], 0.0),
+            slack_s=np.where(has, self.task_deadline[self.head] - self.now, 0.0),
         )
 
     def metrics(self) -> dict[str, float]:

@@ -39,9 +39,16 @@ dropped) / (completed + dropped)), ``invalid_actions``, plus counts.
 - ``scenario_overrides``: dotted-key overrides (``{"gateways": 8, "drift.sigma": 0}``).
 - ``horizon``: slots per episode (default: the scenario's).
 - ``reward``: a :class:`~qenv.envs.qpu.dynamics.RewardConfig` or a mapping of its fields.
-- ``qpu_scorer``: callable filling the 7 AHMO slots of every QPU block from a
-  :class:`~qenv.envs.qpu.dynamics.HeadView` (default :func:`fidelity_score`: logic and
-  QNC only, until the scoring pipeline is attached).
+- ``scoring``: parameters of the AHMO pipeline (:mod:`qenv.scoring`), the default scorer:
+  a YAML path (e.g. one written by ``qenv meta-opt``), a mapping of the same schema or a
+  ``ScoringParams``; ``None`` reads ``configs/scoring/default.yaml``; ``"fidelity"`` uses
+  :func:`~qenv.envs.qpu.dynamics.fidelity_score` (logic and QNC only) instead. The
+  (circuit, QPU) sub-scores are computed once at construction (a sandbox child process
+  and a qutip simulation per pair, cached per process and on disk), the rest per step in a compiled
+  gather (:class:`~qenv.envs.qpu.dynamics.AHMOScorer`).
+- ``qpu_scorer``: a callable filling the 7 AHMO slots of every QPU block from a
+  :class:`~qenv.envs.qpu.dynamics.HeadView` instead of the AHMO pipeline (e.g.
+  :func:`~qenv.envs.qpu.dynamics.fidelity_score`); not together with ``scoring``.
 - ``render_mode``: ``None``, ``"ansi"`` or ``"rgb_array"``.
 """
 
@@ -61,7 +68,7 @@ from qenv.envs.qpu.dynamics import (
     DispatchCore,
     QPUScorer,
     RewardConfig,
-    fidelity_score,
+    make_qpu_scorer,
 )
 from qenv.envs.qpu.observation import QPUObservationLayout, observe
 
@@ -104,6 +111,7 @@ class QPUAllocationEnv(ParallelEnv[str, ObsDict, Any]):
         horizon: int | None = None,
         reward: RewardConfig | Mapping[str, Any] | None = None,
         qpu_scorer: QPUScorer | None = None,
+        scoring: Any = None,
         render_mode: str | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -126,7 +134,7 @@ class QPUAllocationEnv(ParallelEnv[str, ObsDict, Any]):
             reward=_reward_config(reward),
         )
         core = self.core
-        self.qpu_scorer: QPUScorer = qpu_scorer or fidelity_score
+        self.qpu_scorer: QPUScorer = make_qpu_scorer(qpu_scorer, scoring, core)
         self.layout = QPUObservationLayout(core.n_qpus, core.families)
         self.possible_agents = [f"gateway_{i}" for i in range(core.n_gateways)]
         obs_space = spaces.Dict(

@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qenv.envs.qpu.dynamics import SCORE_FIELDS, DispatchCore, QPUScorer, fidelity_score
+from qenv.envs.qpu.dynamics import (
+    SCORE_FIELDS,
+    AHMOScorer,
+    DispatchCore,
+    QPUScorer,
+    fidelity_score,
+)
 from qenv.envs.qpu.kernels import fill_observation
 
 QUBITS_SCALE = 64.0
@@ -37,13 +43,13 @@ _QPU = (
     ("calibration_age", "time since the published calibration / recalibration period"),
 )
 _SCORE_DOC = {
-    "logic": "AHMO LogicScore (default: 1 if executable)",
-    "sandbox": "AHMO execution-sandbox score (default 0)",
-    "novelty": "AHMO Novelty (default 0)",
-    "impact": "AHMO ImpactFore (default 0)",
-    "repro": "AHMO ΔRepro (default 0)",
-    "qnc": "AHMO QNC, predicted success probability (default: the ESP)",
-    "hyperscore": "AHMO HyperScore / 200 (default 0)",
+    "logic": "AHMO LogicScore: 1 if every hard constraint holds (bound, fits, gates translate, no use after measurement, routable), else 0",
+    "sandbox": "AHMO execution-sandbox score of the head circuit (statevector run in a child process; 0 on error or timeout)",
+    "novelty": "AHMO Novelty: 1 − max cosine similarity of the circuit's embedding to the library's other circuits",
+    "impact": "AHMO ImpactFore: ln(1 + priority·qubits) / ln(1 + 3·64)",
+    "repro": "AHMO ΔRepro: 1 − TVD of the output distributions of qiskit (logical circuit) and qutip (compiled circuit)",
+    "qnc": "AHMO QNC: the ESP of the head task under the published calibration",
+    "hyperscore": "AHMO HyperScore, normalised: (HyperScore − 100)/(HyperScore(V=1) − 100) = (σ(β ln V + γ)/σ(γ))^κ; 0 where LogicScore·Sandbox = 0",
 }
 
 
@@ -121,7 +127,9 @@ def observe(
     obs = np.empty((g, layout.size), dtype=np.float32)
     mask = np.empty((g, 1 + m), dtype=np.int8)
     use_scores = scorer is not fidelity_score
-    if use_scores:
+    if isinstance(scorer, AHMOScorer) and scorer.table is not None:
+        scores = scorer.block(core)[0]  # compiled; already in [0, 1]
+    elif use_scores:
         scores = np.asarray(scorer(core.head_view()), dtype=np.float64)
         if scores.shape != (g, m, len(SCORE_FIELDS)):
             raise ValueError(
