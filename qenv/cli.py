@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     from qenv.evaluate import add_evaluate_parser
 
     add_evaluate_parser(sub)
+    from agents.forecast.cli import add_forecast_parser  # demand forecaster (#6)
+
+    add_forecast_parser(sub)
     from qenv.scoring.cli import add_scoring_parsers  # AHMO (#5): qenv meta-opt, qenv feedback
 
     add_scoring_parsers(sub)
