@@ -8,7 +8,8 @@ Environment: agent-steps per second of ``EntanglementAllocation-v0`` (one agent 
 node) with random valid actions, at 10, 100 and 1,000 nodes; the whole PettingZoo
 ``step`` (actions dict in, five dicts out) is timed, reset and path search are not.
 QPU: agent-steps per second of ``QPUAllocation-v0`` on its default scenario with random
-valid actions (:mod:`bench.qpu_bench`).
+valid actions (:mod:`bench.qpu_bench`). Forecast: the 100-node environment with the
+demand forecaster attached, beside the bare one (:mod:`bench.forecast_bench`).
 
 ``--only engine,qpu`` runs some sections and updates them in an existing ``--out``
 file, keeping the others.
@@ -106,7 +107,7 @@ def chain_timing(repeats: int) -> dict[str, float | int]:
     }
 
 
-SECTIONS = ("engine", "chain", "env", "qpu")
+SECTIONS = ("engine", "chain", "env", "qpu", "forecast")
 
 
 def main() -> None:
@@ -151,10 +152,15 @@ def main() -> None:
         from bench.qpu_bench import run as qpu_run
 
         results["qpu_env"] = qpu_run(args.repeats, args.env_steps)
+    if "forecast" in only:
+        from bench.forecast_bench import run as forecast_run
+
+        results["env_forecast"] = forecast_run(args.repeats, args.env_steps)
     results["targets"] = {
         "engine_slots_per_second_at_100_nodes": 10_000,
         "env_agent_steps_per_second_at_100_nodes": 200_000,
         "qpu_env_agent_steps_per_second": 50_000,
+        "env_with_forecaster_agent_steps_per_second_at_100_nodes": 100_000,
     }
     with open(args.out, "w") as fh:
         json.dump(results, fh, indent=2)
@@ -185,6 +191,13 @@ def _print_summary(results: dict[str, Any]) -> None:
             f"QPUAllocation-v0 {qpu['scenario']} ({qpu['gateways']} gateways, {qpu['qpus']} "
             f"QPUs): {qpu['agent_steps_per_second_median']:.0f} agent-steps/s, "
             f"{qpu['step_microseconds_median']:.0f} us per step"
+        )
+    fc = results.get("env_forecast")
+    if fc:
+        print(
+            f"EntanglementAllocation-v0 100 nodes with the forecaster: "
+            f"{fc['agent_steps_per_second_median']:.0f} agent-steps/s "
+            f"(bare: {fc['without_wrapper_agent_steps_per_second_median']:.0f})"
         )
 
 
