@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import qutip as qt
-from qiskit import QuantumCircuit  # type: ignore[import-untyped]
+from qiskit import QuantumCircuit
 from test_execution_routing import D1, line_spec, long_range_circuit
 
 from qenv.execution import esp, route, summarize

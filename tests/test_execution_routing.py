@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from qiskit import QuantumCircuit  # type: ignore[import-untyped]
-from qiskit.circuit import Gate  # type: ignore[import-untyped]
-from qiskit.quantum_info import Statevector  # type: ignore[import-untyped]
+from qiskit import QuantumCircuit
+from qiskit.circuit import Gate
+from qiskit.quantum_info import Statevector
 
 from qenv.execution import Router, asap_schedule, executable, route, summarize, target_for
 from qenv.execution.routing import spec_fingerprint

@@ -139,8 +139,8 @@ def test_trapped_ion_numbers_are_the_published_ones() -> None:
 
 
 def test_gate_tables_match_qiskit() -> None:
-    from qiskit.circuit import Gate  # type: ignore[import-untyped]
-    from qiskit.circuit.library import get_standard_gate_name_mapping  # type: ignore[import-untyped]
+    from qiskit.circuit import Gate
+    from qiskit.circuit.library import get_standard_gate_name_mapping
 
     mapping = get_standard_gate_name_mapping()
     gates = {k: v for k, v in mapping.items() if isinstance(v, Gate)}

@@ -373,7 +373,7 @@ def test_missing_file_lists_the_available_names(tmp_path: Path) -> None:
         load_scenario("nope")
     for name in SHIPPED:
         assert name in str(info.value)
-    with pytest.raises(ValueError, match="available scenarios: .*chain5, .*dpem"):
+    with pytest.raises(ValueError, match=r"available scenarios: .*chain5, .*dpem"):
         load_scenario(tmp_path / "absent.yaml")
 
 

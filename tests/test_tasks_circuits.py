@@ -12,10 +12,10 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
-from qiskit import QuantumCircuit  # type: ignore[import-untyped]
-from qiskit.circuit import Parameter  # type: ignore[import-untyped]
-from qiskit.circuit.library import QFTGate  # type: ignore[import-untyped]
-from qiskit.quantum_info import Statevector  # type: ignore[import-untyped]
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.circuit.library import QFTGate
+from qiskit.quantum_info import Statevector
 
 from qenv.tasks.circuits import (
     FAMILIES,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from qiskit import qasm2, qasm3  # type: ignore[import-untyped]
-from qiskit.circuit.library import QFTGate  # type: ignore[import-untyped]
-from qiskit.quantum_info import Operator, Statevector  # type: ignore[import-untyped]
+from qiskit import qasm2, qasm3
+from qiskit.circuit.library import QFTGate
+from qiskit.quantum_info import Operator, Statevector
 
 from qenv.tasks.circuits import Circuit, ghz, qaoa_maxcut, qaoa_tsp, qft, vqe_hea
 from qenv.tasks.qasm import QasmError, load_qasm, qasm_version

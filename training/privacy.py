@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from opacus.accountants import RDPAccountant  # type: ignore[import-untyped]
+from opacus.accountants import RDPAccountant
 
 Array = npt.NDArray[Any]
 StateDict = Mapping[str, Array]

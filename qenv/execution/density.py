@@ -55,8 +55,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import qutip as qt
-from qiskit import QuantumCircuit  # type: ignore[import-untyped]
-from qiskit.quantum_info import Operator, Statevector  # type: ignore[import-untyped]
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import Operator, Statevector
 from scipy import stats
 
 from qenv.checks import FloatArray, check_positive_int, check_range

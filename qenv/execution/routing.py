@@ -54,20 +54,20 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from qiskit import QuantumCircuit  # type: ignore[import-untyped]
-from qiskit.circuit import Measure  # type: ignore[import-untyped]
-from qiskit.circuit.equivalence_library import (  # type: ignore[import-untyped]
+from qiskit import QuantumCircuit
+from qiskit.circuit import Measure
+from qiskit.circuit.equivalence_library import (
     SessionEquivalenceLibrary,
 )
-from qiskit.circuit.library import get_standard_gate_name_mapping  # type: ignore[import-untyped]
-from qiskit.transpiler import (  # type: ignore[import-untyped]
+from qiskit.circuit.library import get_standard_gate_name_mapping
+from qiskit.transpiler import (
     InstructionProperties,
     PassManager,
     QubitProperties,
     Target,
     generate_preset_pass_manager,
 )
-from qiskit.transpiler.passes import CountOps  # type: ignore[import-untyped]
+from qiskit.transpiler.passes import CountOps
 
 from qenv.checks import FloatArray, check_positive_int, check_range
 

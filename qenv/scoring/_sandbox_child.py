@@ -17,8 +17,8 @@ import time
 from typing import Any
 
 import numpy as np
-from qiskit import QuantumCircuit  # type: ignore[import-untyped]
-from qiskit.quantum_info import Statevector  # type: ignore[import-untyped]
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import Statevector
 
 _NON_UNITARY = frozenset({"measure", "reset", "if_else", "while_loop", "for_loop", "switch_case"})
 

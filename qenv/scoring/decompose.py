@@ -38,7 +38,7 @@ from typing import Any, Final
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
-from qiskit import QuantumCircuit  # type: ignore[import-untyped]
+from qiskit import QuantumCircuit
 
 from qenv.tasks import Circuit
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qiskit import QuantumCircuit  # type: ignore[import-untyped]
+from qiskit import QuantumCircuit
 
 from qenv.execution import RoutedCircuit, Router, executable
 from qenv.hardware import QPUSpec

@@ -37,7 +37,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from qiskit import QuantumCircuit  # type: ignore[import-untyped]
+from qiskit import QuantumCircuit
 
 from qenv.execution import RoutedCircuit, Router
 from qenv.execution.routing import LRUCache, spec_fingerprint
@@ -179,7 +179,7 @@ def qiskit_distribution(qc: QuantumCircuit) -> tuple[tuple[int, ...], FloatArray
     Index of an outcome: Σ_i bit(clbits[i])·2^i. Raises ``ValueError`` for a use after
     measurement or a non-unitary operation.
     """
-    from qiskit.quantum_info import Statevector  # type: ignore[import-untyped]
+    from qiskit.quantum_info import Statevector
 
     reason = use_after_measurement(qc)
     if reason is not None:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
-from qiskit import QuantumCircuit  # type: ignore[import-untyped]
+from qiskit import QuantumCircuit
 
 from qenv.scoring import diskcache
 from qenv.scoring._sandbox_child import execute

@@ -63,8 +63,8 @@ from typing import Any, Final, Literal
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
-from qiskit import QuantumCircuit  # type: ignore[import-untyped]
-from qiskit.circuit.library import get_standard_gate_name_mapping  # type: ignore[import-untyped]
+from qiskit import QuantumCircuit
+from qiskit.circuit.library import get_standard_gate_name_mapping
 
 from qenv.checks import check_positive_int
 

@@ -40,8 +40,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from qiskit import QuantumCircuit, qasm2, qasm3  # type: ignore[import-untyped]
-from qiskit.exceptions import QiskitError  # type: ignore[import-untyped]
+from qiskit import QuantumCircuit, qasm2, qasm3
+from qiskit.exceptions import QiskitError
 
 from qenv.tasks.circuits import Circuit, circuit_key
 
@@ -132,7 +132,7 @@ def _parse_qasm2(text: str, source: str, include_path: Sequence[Path]) -> Quantu
 
 def _antlr_error(source: str, err: BaseException) -> QasmError:
     """Position of an ANTLR parse error from the RecognitionException it wraps."""
-    from antlr4.error.Errors import RecognitionException  # type: ignore[import-untyped]
+    from antlr4.error.Errors import RecognitionException
 
     seen: BaseException | None = err
     while seen is not None:
