@@ -341,3 +341,12 @@ def test_registered_under_its_id() -> None:
     env = qenv.make("QPUAllocation-v0", scenario="small", horizon=10)
     assert isinstance(env.unwrapped, QPUAllocationEnv)
     assert env.metadata["name"] == "QPUAllocation-v0"
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 127, 144])
+def test_fast_median_is_numpys(n: int) -> None:
+    from qenv.envs.qpu.dynamics import _median
+
+    arr = np.random.default_rng(n).random(n)
+    assert _median(arr) == np.median(arr)
+    assert math.isnan(_median(np.zeros(0)))

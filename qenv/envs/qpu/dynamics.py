@@ -249,6 +249,19 @@ def make_qpu_scorer(qpu_scorer: QPUScorer | None, scoring: Any, core: DispatchCo
     return AHMOScorer(scoring).bind(core)
 
 
+def _median(arr: FloatArray) -> float:
+    """``np.median`` of a 1-d array (NaN if empty) by partition: several times faster
+    for the few hundred entries of a calibration, and called at every recalibration."""
+    n = arr.size
+    if n == 0:
+        return float("nan")
+    half = n // 2
+    if n % 2:
+        return float(np.partition(arr, half)[half])
+    part = np.partition(arr, (half - 1, half))
+    return float(0.5 * (part[half - 1] + part[half]))
+
+
 class DispatchCore:
     """State and rules of QPU dispatch for G gateways and M QPUs (module docstring)."""
 
@@ -326,16 +339,16 @@ class DispatchCore:
         self.observed_versions = [c.version for c in self.observed]
         self.last_recalibration_s = np.array([d.last_recalibration_s for d in self.drifts])
         self.esp_observed = self._esp_table(self.observed)
-        summary = [c.summary() for c in self.observed]
-        # Calibration summary per QPU: 2q error, readout error, T2 (log10 µs / 7 in [0, 1]).
+        # Calibration summary per QPU: median 2q error, readout error, T2 (log10 µs / 7),
+        # each in [0, 1]; the medians of Calibration.summary, without its two unused ones.
         self.cal_summary = np.array(
             [
                 [
-                    min(s["gate_error_2q"] * 10.0, 1.0),
-                    min(s["readout_error"] * 10.0, 1.0),
-                    float(np.clip(np.log10(max(s["t2_s"], 1e-9) / 1e-6) / 7.0, 0.0, 1.0)),
+                    min(_median(c.gate_error_2q) * 10.0, 1.0),
+                    min(_median(c.readout_error) * 10.0, 1.0),
+                    float(np.clip(np.log10(max(_median(c.t2_s), 1e-9) / 1e-6) / 7.0, 0.0, 1.0)),
                 ]
-                for s in summary
+                for c in self.observed
             ]
         )
 
