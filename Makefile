@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# PPO on the 8-node mesh with FedAvg + DP for 5 minutes, then the checkpoint against the
+# baselines; each run gets its own directory under runs/ (progress, checkpoints, W&B offline).
+TRAIN_TIME ?= 300
 train: $(STAMP)
-	$(BIN)/qenv simulate --scenario dpem --slots 1000 --seed 0
+	$(BIN)/qenv train --config configs/dpem_quick.yaml --stop-time $(TRAIN_TIME) \
+		--storage-path runs/dpem_quick-$$(date +%Y%m%d-%H%M%S)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=15

@@ -12,9 +12,9 @@ baseline reads the observations of one environment, so ``random`` of
 ``QPUAllocation-v0`` (:mod:`agents.qpu_baselines`) are different classes.
 :data:`POLICIES_BY_ENV` lists the names of each environment; ``env_id=None`` means
 :data:`DEFAULT_ENV_ID` (the entanglement env), so :data:`POLICIES` and
-``make_policy(name)`` keep their meaning. Checkpoint directories of learned policies
-(RLlib) are reserved for the training stack (#7): :func:`make_policy` routes an
-existing directory to :func:`_load_checkpoint`, which raises until then.
+``make_policy(name)`` keep their meaning. A learned policy is given by its directory:
+:func:`make_policy` routes an existing directory (a ``qenv train`` run or one of its
+checkpoints) to :func:`_load_checkpoint` (:class:`training.checkpoint.CheckpointPolicy`).
 """
 
 from __future__ import annotations
@@ -87,11 +87,22 @@ def policy_names(env_id: str | None = None) -> tuple[str, ...]:
 
 
 def _load_checkpoint(path: str, env_id: str | None = None) -> Policy:
-    """Hook for learned policies: build a :class:`Policy` from a training checkpoint."""
-    raise ValueError(
-        f"policy: {path!r} is a directory; checkpoint policies arrive with the training "
-        f"stack (#7). Built-in policies: {', '.join(policy_names(env_id))}"
-    )
+    """A ``qenv train`` checkpoint (or run) directory as a :class:`Policy`
+    (:class:`training.checkpoint.CheckpointPolicy`, greedy in its masked logits)."""
+    from training.checkpoint import CheckpointPolicy, env_spec
+
+    try:
+        trained_on, _ = env_spec(path)
+    except ValueError as exc:
+        raise ValueError(
+            f"policy: {exc}. Built-in policies: {', '.join(policy_names(env_id))}"
+        ) from None
+    if env_id is not None and trained_on != env_id:
+        raise ValueError(
+            f"policy: the checkpoint {path!r} was trained on {trained_on}, not {env_id}"
+        )
+    policy: Policy = CheckpointPolicy(path)
+    return policy
 
 
 def make_policy(name: str, env_id: str | None = None, **kwargs: Any) -> Policy:
@@ -105,8 +116,8 @@ def make_policy(name: str, env_id: str | None = None, **kwargs: Any) -> Policy:
 
     Raises:
         ValueError: ``env_id`` has no policies, ``name`` is unknown for it (the message
-            lists that environment's valid names), or ``name`` is a checkpoint directory
-            (not supported before the training stack, #7).
+            lists that environment's valid names), or ``name`` is a directory that is
+            not a ``qenv train`` checkpoint or was trained on another environment.
     """
     names = policy_names(env_id)
     entry = _REGISTRY[DEFAULT_ENV_ID if env_id is None else env_id].get(name)

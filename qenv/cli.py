@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     from qenv.scoring.cli import add_scoring_parsers  # AHMO (#5): qenv meta-opt, qenv feedback
 
     add_scoring_parsers(sub)
+    from training.cli import add_train_parser  # the training stack (#7): qenv train
+
+    add_train_parser(sub)
     return parser
 
 

@@ -21,6 +21,7 @@ Command line (wired into ``qenv`` by :func:`add_evaluate_parser`)::
     qenv evaluate --baselines all --env-arg horizon=200 --env-arg agents_per=edge_cloud
     qenv evaluate --policy greedy --baselines random,oracle    # greedy vs. two baselines
     qenv evaluate --env QPUAllocation-v0 --baselines all --scenario small --episodes 5
+    qenv evaluate --policy runs/dpem_quick --baselines all   # a qenv train run on its env
 
 Policy names are per environment (:data:`agents.policy.POLICIES_BY_ENV`): ``--policy``
 and ``--baselines`` take the names of ``--env``'s environment, and ``--baselines all``
@@ -374,6 +375,14 @@ def print_table(
 
 
 # ---------------------------------------------------------------------- command line
+class _StoreGiven(argparse.Action):
+    """Store the value and record that the flag was given (``<dest>_given = True``)."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_given", True)
+
+
 def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``evaluate`` subcommand on ``subparsers`` (``func=run_evaluate``)."""
     from agents.policy import POLICIES_BY_ENV
@@ -387,9 +396,23 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--baselines, every baseline of the environment is compared. Policies per "
         f"environment: {per_env}.",
     )
-    p.add_argument("--env", default=DEFAULT_ENV, help=f"environment id (default {DEFAULT_ENV})")
     p.add_argument(
-        "--policy", metavar="NAME", default=None, help="a policy of the environment (see above)"
+        "--env",
+        default=DEFAULT_ENV,
+        action=_StoreGiven,
+        help=f"environment id (default: a checkpoint policy's, else {DEFAULT_ENV})",
+    )
+    p.add_argument(
+        "--config",
+        default=None,
+        help="experiment YAML of qenv train: evaluate on its env and env kwargs",
+    )
+    p.add_argument(
+        "--policy",
+        metavar="NAME",
+        default=None,
+        help="a policy of the environment (see above), or a qenv train run/checkpoint "
+        "directory (then the env and its kwargs are the run's unless --env/--config)",
     )
     p.add_argument(
         "--baselines",
@@ -456,7 +479,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Run ``qenv evaluate``: evaluate or compare, print the table, write ``--out``."""
     from agents.policy import make_policy
     from qenv.envs import env_ids
+    from training.checkpoint import evaluation_env
 
+    # A checkpoint policy brings its run's env and kwargs unless --env/--config say otherwise.
+    env_given = args.env if getattr(args, "env_given", False) else None
+    args.env, run_kwargs = evaluation_env(
+        args.policy, env_given, getattr(args, "config", None), DEFAULT_ENV
+    )
     if args.env not in env_ids():
         raise ValueError(f"--env: unknown environment {args.env!r}; known: {env_ids()}")
     if isinstance(args.episodes, bool) or args.episodes < 1:
@@ -471,6 +500,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 f"--scenario {args.scenario!r} contradicts --env-arg scenario={given!r}"
             )
         env_kwargs["scenario"] = args.scenario
+    env_kwargs = {**run_kwargs, **env_kwargs}
     policy = None
     if args.policy is not None:
         try:

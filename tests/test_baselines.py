@@ -69,8 +69,8 @@ def test_unknown_policy_lists_valid_names() -> None:
         make_policy("nope")
 
 
-def test_checkpoint_directory_is_reserved_for_the_training_stack(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"checkpoint policies arrive with the training stack"):
+def test_a_directory_that_is_no_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"is not a qenv checkpoint.*Built-in policies: random"):
         make_policy(str(tmp_path))
 
 
