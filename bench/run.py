@@ -10,6 +10,10 @@ node) with random valid actions, at 10, 100 and 1,000 nodes; the whole PettingZo
 QPU: agent-steps per second of ``QPUAllocation-v0`` on its default scenario with random
 valid actions (:mod:`bench.qpu_bench`). Forecast: the 100-node environment with the
 demand forecaster attached, beside the bare one (:mod:`bench.forecast_bench`).
+Train: RLlib's sampling throughput on the 100-node experiment, per node and per edge
+cloud, with 2 env runners on 2 cores (:mod:`bench.train_bench`). Curve: ``qenv train``
+on ``configs/dpem_quick.yaml`` for 10 minutes, every checkpoint evaluated, and the final
+checkpoint against every baseline (the learning target; about 15 minutes in all).
 
 ``--only engine,qpu`` runs some sections and updates them in an existing ``--out``
 file, keeping the others.
@@ -107,7 +111,7 @@ def chain_timing(repeats: int) -> dict[str, float | int]:
     }
 
 
-SECTIONS = ("engine", "chain", "env", "qpu", "forecast")
+SECTIONS = ("engine", "chain", "env", "qpu", "forecast", "train", "curve")
 
 
 def main() -> None:
@@ -121,6 +125,9 @@ def main() -> None:
         default=",".join(SECTIONS),
         help=f"comma list of sections to run (default all: {','.join(SECTIONS)}); the "
         "others are kept from an existing --out file",
+    )
+    parser.add_argument(
+        "--curve-time", type=float, default=600.0, help="training seconds of the curve section"
     )
     args = parser.parse_args()
     only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -156,11 +163,23 @@ def main() -> None:
         from bench.forecast_bench import run as forecast_run
 
         results["env_forecast"] = forecast_run(args.repeats, args.env_steps)
+    if "train" in only:
+        from bench.train_bench import run as train_run
+
+        # RLlib sampling: 3 repeats of 1,000 env steps at each granularity (~5 minutes).
+        results["train_sampling"] = train_run(steps=1000, repeats=3)
+    if "curve" in only:
+        from bench.train_bench import learning_curve
+
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        results["learning_curve"] = learning_curve(f"runs/bench_curve-{stamp}", args.curve_time)
     results["targets"] = {
         "engine_slots_per_second_at_100_nodes": 10_000,
         "env_agent_steps_per_second_at_100_nodes": 200_000,
         "qpu_env_agent_steps_per_second": 50_000,
         "env_with_forecaster_agent_steps_per_second_at_100_nodes": 100_000,
+        "learning_curve": "PPO's delivery rate above every non-oracle baseline's on the "
+        "8-node experiment within 600 s of training on 2 cores",
     }
     with open(args.out, "w") as fh:
         json.dump(results, fh, indent=2)
@@ -199,6 +218,20 @@ def _print_summary(results: dict[str, Any]) -> None:
             f"{fc['agent_steps_per_second_median']:.0f} agent-steps/s "
             f"(bare: {fc['without_wrapper_agent_steps_per_second_median']:.0f})"
         )
+    for g, r in (results.get("train_sampling") or {}).get("sampling", {}).items():
+        print(
+            f"RLlib sampling, 100 nodes per {g}: {r['env_steps_per_s_median']:.1f} env "
+            f"steps/s, {r['agent_steps_per_s_median']:.0f} agent-steps/s "
+            f"({r['num_env_runners']} env runners)"
+        )
+    curve = results.get("learning_curve")
+    if curve and curve.get("evaluation"):
+        table = ", ".join(
+            f"{name} {m.get('delivery_rate'):.3f}"
+            for name, m in curve["evaluation"].items()
+            if m.get("delivery_rate") is not None
+        )
+        print(f"dpem_quick after {curve['wall_s']:.0f} s: delivery rate {table}")
 
 
 if __name__ == "__main__":
