@@ -254,6 +254,13 @@ def init_ray(exp: Experiment, address: str | None) -> None:
         "log_to_driver": False,
         "ignore_reinit_error": True,
     }
+    # Ray Tune's registry (where training.env registers the env) keys its entries by the
+    # job id it saw first and caches it; a later run in the same process (a notebook, the
+    # tests) on a long-lived cluster is a new job whose env runners would not find the
+    # env. Forget the cached id: the flush at ray.init then uses the new job's.
+    from ray.tune import registry
+
+    registry._global_registry._prefix = None
     if cluster:
         ray.init(address=cluster, **common)
     else:
