@@ -144,3 +144,38 @@ def test_resume_continues_from_the_last_checkpoint(
     # Nothing left to do: the stop criterion is already met.
     assert main(["train", "--storage-path", str(run), "--resume", "--stop-iters", "4"]) == 0
     assert "reached before this session" in capsys.readouterr().out
+
+
+def test_forecast_runs_train_checkpoint_and_evaluate_with_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    from agents.forecast.model import ForecasterConfig, build_model
+    from agents.forecast.train import save_model
+    from qenv.envs import make
+    from training.checkpoint import FORECAST_FILE, CheckpointPolicy
+
+    model = tmp_path / "f.pt"
+    config = ForecasterConfig(n_nodes=8, horizon=5, window_s=0.05, hidden=4)
+    save_model(build_model(config, scale=np.ones(8), seed=1), model)
+    run = tmp_path / "run"
+    cfg = tiny_config(tmp_path, **{"env.forecast": str(model), "federated": None})
+    argv = ["train", "--config", str(cfg), "--storage-path", str(run), "--stop-iters", "1"]
+    assert main(argv) == 0
+    ckpt = run / "checkpoints" / "iter_000001"
+    meta = json.loads((ckpt / "qenv_checkpoint.json").read_text())
+    assert meta["forecast"] == FORECAST_FILE and (ckpt / FORECAST_FILE).is_file()
+    assert "forecast" not in meta["env_kwargs"]  # the env's own kwargs stay plain
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    assert set(evaluation["results"]) == {"ppo:dpem_quick", "greedy"}
+    # The checkpoint fills the demand fields itself in a plain env.
+    policy = CheckpointPolicy(run)
+    assert policy.forecast is not None
+    env = make("EntanglementAllocation-v0", scenario="mesh8", horizon=20)
+    obs, _ = env.reset(seed=0)
+    policy.reset(env, seed=0)
+    policy.act(obs)
+    dem = env.unwrapped.layout.fields["demand"]
+    assert obs["node_0"]["observation"][dem].sum() > 0
+    capsys.readouterr()

@@ -441,3 +441,113 @@ def test_grouped_categorical_matches_rllib_multicategorical() -> None:
     assert torch.allclose(ours.entropy(), theirs.entropy())
     assert torch.allclose(ours.kl(ours_other), theirs.kl(theirs_other))
     assert torch.equal(ours.to_deterministic().sample(), logits.reshape(6, 3, 4).argmax(-1))
+
+
+# ---------------------------------------------------------------------- demand forecast
+def tiny_forecaster(path: Path, n_nodes: int = 8, window_s: float = 0.05) -> Path:
+    """A small untrained forecaster (H = 5 windows of 5 slots of mesh8) saved to ``path``."""
+    from agents.forecast.model import ForecasterConfig, build_model
+    from agents.forecast.train import save_model
+
+    config = ForecasterConfig(n_nodes=n_nodes, horizon=5, window_s=window_s, hidden=4)
+    model = build_model(config, scale=np.linspace(0.5, 2.0, n_nodes), seed=3)
+    save_model(model, path)
+    return path
+
+
+def test_forecast_key_is_validated(tmp_path: Path) -> None:
+    model = str(tiny_forecaster(tmp_path / "f.pt"))
+    env = {"id": "EntanglementAllocation-v0", "scenario": "mesh8"}
+    assert parse_experiment({**MINIMAL, "env": env}).env.forecast is None
+    exp = parse_experiment({**MINIMAL, "env": {**env, "forecast": model}})
+    assert exp.env.forecast == model and "forecast" not in exp.env.env_kwargs()
+    missing = write(tmp_path, {**MINIMAL, "env": {**env, "forecast": "no/such.pt"}})
+    with pytest.raises(
+        ValueError, match=r"exp\.yaml: env\.forecast: no forecaster model file 'no/such\.pt'"
+    ):
+        load_experiment(missing)
+    qpu = {"id": "QPUAllocation-v0", "forecast": model}
+    with pytest.raises(ValueError, match=r"env\.forecast: .*EntanglementAllocation-v0"):
+        parse_experiment({**MINIMAL, "env": qpu})
+
+
+def test_forecast_env_is_wrapped_and_a_bad_model_is_reported(tmp_path: Path) -> None:
+    from agents.forecast.wrapper import DemandForecastWrapper
+    from training.env import make_env, make_rllib_env
+
+    model = str(tiny_forecaster(tmp_path / "f.pt"))
+    kwargs = {"scenario": "mesh8", "horizon": 30}
+    plain = make_rllib_env({"env_id": "EntanglementAllocation-v0", "env_kwargs": kwargs})
+    assert not isinstance(plain.par_env, DemandForecastWrapper)
+    env = make_rllib_env(
+        {"env_id": "EntanglementAllocation-v0", "env_kwargs": kwargs, "forecast": model}
+    )
+    assert isinstance(env.par_env, DemandForecastWrapper)
+    assert env.observation_spaces == plain.observation_spaces
+    obs, _ = env.reset(seed=0)
+    dem = env.par_env.unwrapped.layout.fields["demand"]
+    assert obs["node_0"]["observation"][dem].sum() > 0  # the model's prior, not zeros
+    for _ in range(30):
+        obs, *_ = env.step(dict.fromkeys(env.agents, 0))
+    assert env.agents == []
+    wrong = str(tiny_forecaster(tmp_path / "g.pt", n_nodes=5))
+    with pytest.raises(ValueError, match=r"env\.forecast: .*g\.pt: the model forecasts 5 nodes"):
+        make_env("EntanglementAllocation-v0", kwargs, wrong)
+
+
+def test_run_passes_the_forecast_to_the_env_runners(tmp_path: Path) -> None:
+    from training.algo import build_ppo_config
+    from training.run import with_forecast
+
+    model = tiny_forecaster(tmp_path / "f.pt")
+    exp = parse_experiment(
+        {
+            **MINIMAL,
+            "env": {"id": "EntanglementAllocation-v0", "scenario": "mesh8", "forecast": str(model)},
+        }
+    )
+    config, _ = build_ppo_config(exp)
+    config = with_forecast(config, exp)
+    assert config.env_config["forecast"] == str(model.resolve())
+    assert config.env_config["env_kwargs"] == {"scenario": "mesh8"}
+
+
+def test_policy_side_forecast_matches_the_wrapper(tmp_path: Path) -> None:
+    from agents.forecast.wrapper import DemandForecastWrapper
+    from qenv.envs import make
+    from training.checkpoint import PolicyForecast, has_forecast_wrapper
+
+    model = tiny_forecaster(tmp_path / "f.pt")
+    kwargs = {"scenario": "mesh8", "horizon": 60}
+    wrapped = DemandForecastWrapper(make("EntanglementAllocation-v0", **kwargs), str(model))
+    bare = make("EntanglementAllocation-v0", **kwargs)
+    assert has_forecast_wrapper(wrapped) and not has_forecast_wrapper(bare)
+    side = PolicyForecast(model)
+    rng = np.random.default_rng(0)
+    for seed in (0, 1):  # two episodes: the forecast restarts at each reset
+        a, _ = wrapped.reset(seed=seed)
+        b, _ = bare.reset(seed=seed)
+        side.start(bare)
+        while wrapped.agents:
+            side.patch(b)
+            for agent in a:
+                np.testing.assert_array_equal(a[agent]["observation"], b[agent]["observation"])
+            acts = {x: int(rng.choice(np.flatnonzero(a[x]["action_mask"]))) for x in a}
+            a, *_ = wrapped.step(acts)
+            b, *_ = bare.step(acts)
+
+
+def test_shipped_forecast_ablation_and_model_fit_their_scenario(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agents.forecast.wrapper import DemandForecastWrapper
+    from training.env import make_env
+
+    monkeypatch.chdir(CONFIGS.parent)  # the file names the model relative to the repo root
+    exp = load_experiment(CONFIGS / "forecast_ablation.yaml")
+    assert exp.env.forecast == "configs/forecast/mesh8_bursty.pt"
+    assert Path(exp.env.forecast).stat().st_size < 50_000  # shipped small
+    env = make_env(exp.env.id, exp.env.env_kwargs(), exp.env.forecast)
+    assert isinstance(env, DemandForecastWrapper)
+    env.reset(seed=0)
+    assert env.demand.shape == (8, 5) and (env.demand > 0).all()

@@ -11,13 +11,19 @@ A run directory (``--storage-path``) holds::
 
 ``qenv_checkpoint.json`` (written last, so its presence marks a complete checkpoint)
 records the env id and keyword arguments, the agent → module table and the
-iteration: a checkpoint directory is self-contained for evaluation.
+iteration: a checkpoint directory is self-contained for evaluation. A run with a demand
+forecast (``env.forecast``) copies the model file into each checkpoint
+(:data:`FORECAST_FILE`, named by the ``"forecast"`` key of the metadata).
 
 :class:`CheckpointPolicy` loads the trained RLModules from
 ``<checkpoint>/learner_group/learner/rl_module`` (no Ray needed) and acts for every
 agent: each module's masked logits on its agents' observations, then the most likely
 action (``deterministic=True``, the default) or a sample drawn with a
-``torch.Generator`` seeded by ``reset(env, seed)``.
+``torch.Generator`` seeded by ``reset(env, seed)``. A checkpoint trained with a demand
+forecast fills the observations' ``demand`` fields itself, exactly as the training env's
+:class:`~agents.forecast.wrapper.DemandForecastWrapper` did (unless the env it acts in
+already has that wrapper), so ``qenv evaluate`` and the run's final evaluation see the
+observations the policy was trained on, while the baselines play the same env.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ CHECKPOINT_META = "qenv_checkpoint.json"
 CHECKPOINTS_DIR = "checkpoints"
 #: Resolved experiment of a run.
 RUN_CONFIG = "config.yaml"
+#: The demand-forecaster model inside a checkpoint of a run with ``env.forecast``.
+FORECAST_FILE = "forecast.pt"
 _ITER_DIR = re.compile(r"^iter_(\d+)$")
 
 
@@ -101,6 +109,72 @@ def write_meta(checkpoint: str | Path, meta: Mapping[str, Any]) -> None:
     (Path(checkpoint) / CHECKPOINT_META).write_text(json.dumps(dict(meta), indent=2) + "\n")
 
 
+def forecast_model(checkpoint: str | Path) -> Path | None:
+    """The demand-forecaster model file of a checkpoint, or None (trained without one)."""
+    ckpt = resolve_checkpoint(checkpoint)
+    name = read_meta(ckpt).get("forecast")
+    if not name:
+        return None
+    path = ckpt / str(name)
+    if not path.is_file():
+        raise ValueError(f"{str(ckpt)!r}: the forecaster model {name!r} is missing")
+    return path
+
+
+def has_forecast_wrapper(env: Any) -> bool:
+    """Whether ``env`` is, or wraps, a :class:`~agents.forecast.wrapper.DemandForecastWrapper`."""
+    from agents.forecast.wrapper import DemandForecastWrapper
+
+    seen = 0
+    while env is not None and seen < 32:
+        if isinstance(env, DemandForecastWrapper):
+            return True
+        env = getattr(env, "env", None)
+        seen += 1
+    return False
+
+
+class PolicyForecast:
+    """The demand forecast of a :class:`DemandForecastWrapper`, applied on the policy side.
+
+    For a checkpoint trained with ``env.forecast`` acting in an env without the wrapper:
+    :meth:`start` after the env's ``reset`` and :meth:`patch` on every observation dict
+    give the observations the wrapped env would have produced (same model, same windows,
+    the recurrent state advanced on the slots the env enters).
+    """
+
+    def __init__(self, model_path: str | Path) -> None:
+        from agents.forecast.train import load_model
+
+        self.model = load_model(model_path)
+        self._wrapper: Any = None
+        self._base: Any = None
+        self._slot = 0
+
+    def start(self, env: Any) -> None:
+        from agents.forecast.wrapper import DemandForecastWrapper
+
+        base = env.unwrapped
+        if self._base is not base:
+            self._wrapper = DemandForecastWrapper(base, self.model)
+            self._base = base
+        w = self._wrapper
+        w._start_episode()
+        base.set_predicted_demand(w._per_slot(w.stepper.reset()))
+        self._slot = int(base.core.t)
+        w._advance(self._slot)
+
+    def patch(self, observations: dict[str, dict[str, np.ndarray]]) -> None:
+        w = self._wrapper
+        if w is None:
+            return
+        t = int(self._base.core.t)
+        for slot in range(self._slot + 1, t + 1):
+            w._advance(slot)
+        self._slot = max(self._slot, t)
+        w._patch(observations)
+
+
 def load_modules(checkpoint: str | Path) -> Any:
     """The trained ``MultiRLModule`` of a checkpoint (learner side, with value heads)."""
     from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
@@ -141,6 +215,9 @@ class CheckpointPolicy:
         self.name = f"ppo:{self.meta.get('experiment', self.path.parent.parent.name)}"
         self._gen = torch.Generator()
         self._nvec: dict[str, Any] = {}
+        model = forecast_model(self.path)
+        self.forecast: PolicyForecast | None = None if model is None else PolicyForecast(model)
+        self._forecasting = False
 
     def __repr__(self) -> str:
         return f"CheckpointPolicy({str(self.path)!r}, deterministic={self.deterministic})"
@@ -161,11 +238,18 @@ class CheckpointPolicy:
             if isinstance(space, spaces.MultiDiscrete):
                 self._nvec[agent] = np.asarray(space.nvec).reshape(-1)
         self._gen.manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+        # The env's reset came first (the shared evaluation loop): start the forecast of
+        # this episode unless the env already fills the demand fields itself.
+        self._forecasting = self.forecast is not None and not has_forecast_wrapper(env)
+        if self.forecast is not None and self._forecasting:
+            self.forecast.start(env)
 
     def act(self, observations: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
         import torch
         from ray.rllib.core.columns import Columns
 
+        if self.forecast is not None and self._forecasting:
+            self.forecast.patch(observations)
         by_module: dict[str, list[str]] = {}
         for agent in observations:
             by_module.setdefault(self.table[agent], []).append(agent)
@@ -233,11 +317,15 @@ def evaluation_env(
 __all__ = [
     "CHECKPOINTS_DIR",
     "CHECKPOINT_META",
+    "FORECAST_FILE",
     "RUN_CONFIG",
     "CheckpointPolicy",
+    "PolicyForecast",
     "checkpoint_name",
     "env_spec",
     "evaluation_env",
+    "forecast_model",
+    "has_forecast_wrapper",
     "latest_checkpoint",
     "list_checkpoints",
     "load_modules",

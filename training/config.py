@@ -17,6 +17,8 @@ Keys (defaults in brackets)::
       id: EntanglementAllocation-v0   # or QPUAllocation-v0
       scenario: mesh8           # the env's scenario argument (a name or a YAML path)
       kwargs: {horizon: 1000}   # any other keyword argument of the env
+      forecast: null            # or a demand-forecaster model file (qenv forecast fit-eval):
+                                # its predictions fill the observations' demand fields
     policies: per_agent         # per_agent | per_edge_cloud | shared (module mapping)
     edge_clouds: 4              # regions of per_edge_cloud when agents_per=node [10]
     model: {hidden: [64, 64], activation: tanh, vf_share_layers: false}
@@ -72,6 +74,7 @@ class EnvSection(_Section):
     id: str
     scenario: str | None = None
     kwargs: dict[str, Any] = Field(default_factory=dict)
+    forecast: str | None = None
 
     @field_validator("id")
     @classmethod
@@ -86,6 +89,23 @@ class EnvSection(_Section):
     def _scenario_once(self) -> EnvSection:
         if self.scenario is not None and "scenario" in self.kwargs:
             raise ValueError("give the scenario once: env.scenario or env.kwargs.scenario")
+        return self
+
+    @model_validator(mode="after")
+    def _forecast_file(self) -> EnvSection:
+        if self.forecast is None:
+            return self
+        if self.id != "EntanglementAllocation-v0":
+            raise ValueError(
+                f"env.forecast: a demand forecast fills EntanglementAllocation-v0's "
+                f"observations; env.id is {self.id}"
+            )
+        if not Path(self.forecast).is_file():
+            raise ValueError(
+                f"env.forecast: no forecaster model file {self.forecast!r} (relative paths "
+                "are from the working directory; `qenv forecast fit-eval --model-out` "
+                "writes one)"
+            )
         return self
 
     def env_kwargs(self) -> dict[str, Any]:

@@ -7,8 +7,12 @@ RLlib's new API stack (``MultiAgentEnvRunner``): per-agent Dict spaces in
 passed through (RLlib seeds each env runner's envs from the config's seed, so a run
 is reproducible). Unlike RLlib's ``ParallelPettingZooEnv`` it keeps the agent order,
 does not reset the env on construction, and builds the env from a plain
-``{"env_id", "env_kwargs"}`` mapping, so it is registered once under
-:data:`RLLIB_ENV_NAME` and works on remote env runners and Ray clusters.
+``{"env_id", "env_kwargs", "forecast"}`` mapping, so it is registered once under
+:data:`RLLIB_ENV_NAME` and works on remote env runners and Ray clusters. With a
+``forecast`` model file (the experiment's ``env.forecast``) the env is wrapped in
+:class:`agents.forecast.wrapper.DemandForecastWrapper`: the forecaster's predictions
+fill the observations' ``demand`` fields (:func:`make_env` builds it so for training
+and evaluation alike).
 
 :class:`EnvMetricsCallback` reads the env's episode summary (``infos[agent]["episode"]``
 on the last slot, the same numbers :mod:`qenv.evaluate` reports) and logs its headline
@@ -42,20 +46,51 @@ HEADLINE_METRIC: dict[str, str] = {
 }
 
 
+def make_env(
+    env_id: str, env_kwargs: Mapping[str, Any] | None = None, forecast: str | None = None
+) -> Any:
+    """The PettingZoo env of :func:`qenv.envs.make`, wrapped in a
+    :class:`~agents.forecast.wrapper.DemandForecastWrapper` when ``forecast`` (a model
+    file) is given.
+
+    Raises:
+        ValueError: the model file is unreadable or does not fit the env (the message
+            starts with ``env.forecast:`` and names the file).
+    """
+    from qenv.envs import make
+
+    env = make(env_id, **dict(env_kwargs or {}))
+    if forecast is None:
+        return env
+    from agents.forecast.wrapper import DemandForecastWrapper
+
+    try:
+        return DemandForecastWrapper(env, str(forecast))
+    except ValueError as exc:
+        env.close()
+        raise ValueError(f"env.forecast: {forecast}: {exc}") from None
+
+
 class RLlibParallelEnv(MultiAgentEnv):
     """A qenv PettingZoo ``ParallelEnv`` as an RLlib ``MultiAgentEnv``.
 
     Args:
         env_id: an id of :func:`qenv.envs.env_ids`.
         env_kwargs: keyword arguments of the env (``scenario``, ``agents_per``, ...).
+        forecast: a demand-forecaster model file whose predictions fill the observations'
+            ``demand`` fields, or None (the fields stay 0).
     """
 
-    def __init__(self, env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> None:
-        from qenv.envs import make
-
+    def __init__(
+        self,
+        env_id: str,
+        env_kwargs: Mapping[str, Any] | None = None,
+        forecast: str | None = None,
+    ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.env_id = env_id
-        self.par_env = make(env_id, **dict(env_kwargs or {}))
+        self.forecast = forecast
+        self.par_env = make_env(env_id, env_kwargs, forecast)
         self.possible_agents = list(self.par_env.possible_agents)
         self.agents = []
         self.observation_spaces = {
@@ -91,10 +126,16 @@ class RLlibParallelEnv(MultiAgentEnv):
 
 
 def make_rllib_env(config: Mapping[str, Any]) -> RLlibParallelEnv:
-    """Env creator for Ray Tune's registry: ``config = {"env_id", "env_kwargs"}``."""
+    """Env creator for Ray Tune's registry: ``config = {"env_id", "env_kwargs"}`` and
+    optionally ``"forecast"`` (a model file)."""
     if "env_id" not in config:
         raise ValueError("env_config: missing key 'env_id'")
-    return RLlibParallelEnv(str(config["env_id"]), config.get("env_kwargs") or {})
+    forecast = config.get("forecast")
+    return RLlibParallelEnv(
+        str(config["env_id"]),
+        config.get("env_kwargs") or {},
+        None if forecast is None else str(forecast),
+    )
 
 
 def register() -> str:
@@ -155,6 +196,7 @@ __all__ = [
     "EnvMetricsCallback",
     "RLlibParallelEnv",
     "episode_summary",
+    "make_env",
     "make_rllib_env",
     "register",
 ]

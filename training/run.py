@@ -44,6 +44,7 @@ from typing import Any
 from qenv.evaluate import json_safe
 from training.checkpoint import (
     CHECKPOINTS_DIR,
+    FORECAST_FILE,
     RUN_CONFIG,
     checkpoint_name,
     latest_checkpoint,
@@ -217,6 +218,10 @@ def save_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     algo.save_to_path(tmp.resolve().as_posix())
     write_experiment(exp, tmp / RUN_CONFIG, header="experiment of this checkpoint's run")
+    forecast: dict[str, str] = {}
+    if exp.env.forecast is not None:  # the checkpoint carries its forecaster
+        shutil.copyfile(exp.env.forecast, tmp / FORECAST_FILE)
+        forecast = {"forecast": FORECAST_FILE}
     write_meta(
         tmp,
         {
@@ -228,6 +233,7 @@ def save_checkpoint(
             "iteration": iteration,
             "timesteps": row.get("timesteps"),
             "time_total_s": time_total_s,
+            **forecast,
         },
     )
     if final.exists():
@@ -241,6 +247,22 @@ def save_checkpoint(
 
 
 # ---------------------------------------------------------------------- ray
+def with_forecast(config: Any, exp: Experiment) -> Any:
+    """``config`` (an RLlib AlgorithmConfig) whose envs carry ``exp.env.forecast``.
+
+    The model is checked against the env here (a clean ``env.forecast:`` error before
+    Ray starts) and passed to the env runners as an absolute path.
+    """
+    from training.env import make_env as make_pz_env
+
+    if exp.env.forecast is None:
+        return config
+    make_pz_env(exp.env.id, exp.env.env_kwargs(), exp.env.forecast).close()
+    env_config = dict(config.env_config)
+    env_config["forecast"] = str(Path(exp.env.forecast).resolve())
+    return config.environment(env_config=env_config)
+
+
 def init_ray(exp: Experiment, address: str | None) -> None:
     """Start Ray locally with the experiment's CPUs/GPUs, or join the cluster at ``address``."""
     import ray
@@ -264,7 +286,14 @@ def init_ray(exp: Experiment, address: str | None) -> None:
     if cluster:
         ray.init(address=cluster, **common)
     else:
-        ray.init(num_cpus=exp.resources.num_cpus, num_gpus=exp.resources.num_gpus, **common)
+        # address="local": a new local Ray even when a `ray start` cluster runs on this
+        # machine (plain ray.init() would join it and refuse num_cpus/num_gpus).
+        ray.init(
+            address="local",
+            num_cpus=exp.resources.num_cpus,
+            num_gpus=exp.resources.num_gpus,
+            **common,
+        )
 
 
 def _quiet_rllib() -> None:
@@ -418,6 +447,8 @@ def train(
     env = make_env(exp)
     config, table = build_ppo_config(exp, env)
     env.close()
+    if exp.env.forecast is not None:
+        config = with_forecast(config, exp)
     fed = exp.fedavg()
     dp_on = fed is not None and fed.dp is not None
     prior_time = 0.0
@@ -548,4 +579,5 @@ __all__ = [
     "save_checkpoint",
     "stop_reason",
     "train",
+    "with_forecast",
 ]
