@@ -90,7 +90,7 @@ def sampling_throughput(
         f"{DPEM_100} ({granularity})",
     )
     config, table = build_ppo_config(exp)
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
     try:
         algo = config.build_algo()
         group = algo.env_runner_group

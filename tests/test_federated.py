@@ -224,7 +224,8 @@ PARAM = "pi.net.mlp.0.weight"
 def ray_cluster() -> Iterator[None]:
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+        # address="local": a fresh instance, never a cluster another test started.
+        ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     yield
     if started:
         ray.shutdown()

@@ -9,9 +9,11 @@ cluster answers there, so a finished run proves the driver joined it.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,9 +42,12 @@ def ray_head(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     port = _free_port()
     ray = Path(sys.executable).with_name("ray")
+    # Its own temp dir (short: Ray's socket paths have a length limit): a plain
+    # ray.init() elsewhere (other tests under xdist) must not discover and join it.
+    temp_dir = tempfile.mkdtemp(prefix="qenv-ray-")
     head = subprocess.Popen(
         [str(ray), "start", "--head", "--block", "--port", str(port), "--num-cpus", "2",
-         "--include-dashboard", "false", "--disable-usage-stats"],
+         "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", temp_dir],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -63,6 +68,7 @@ def ray_head(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             head.wait(timeout=60)
         except subprocess.TimeoutExpired:
             head.kill()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def test_train_runs_on_an_existing_cluster(
