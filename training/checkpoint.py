@@ -158,11 +158,8 @@ class PolicyForecast:
         if self._base is not base:
             self._wrapper = DemandForecastWrapper(base, self.model)
             self._base = base
-        w = self._wrapper
-        w._start_episode()
-        base.set_predicted_demand(w._per_slot(w.stepper.reset()))
+        self._wrapper.begin_episode()
         self._slot = int(base.core.t)
-        w._advance(self._slot)
 
     def patch(self, observations: dict[str, dict[str, np.ndarray]]) -> None:
         w = self._wrapper
@@ -170,9 +167,9 @@ class PolicyForecast:
             return
         t = int(self._base.core.t)
         for slot in range(self._slot + 1, t + 1):
-            w._advance(slot)
+            w.advance(slot)
         self._slot = max(self._slot, t)
-        w._patch(observations)
+        w.patch(observations)
 
 
 def load_modules(checkpoint: str | Path) -> Any:

@@ -203,10 +203,8 @@ class DemandForecastWrapper(BaseParallelWrapper):  # type: ignore[misc]
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         obs, infos = self.env.reset(seed=seed, options=options)
-        self._start_episode()
-        self._base.set_predicted_demand(self._per_slot(self.stepper.reset()))
-        self._advance(int(self._core.t))
-        self._patch(obs)
+        self.begin_episode()
+        self.patch(obs)
         return obs, infos
 
     def step(
@@ -219,7 +217,7 @@ class DemandForecastWrapper(BaseParallelWrapper):  # type: ignore[misc]
         dict[str, dict[str, Any]],
     ]:
         if self._base.agents:  # the step enters slot t + 1, whose arrivals are then known
-            self._advance(int(self._core.t) + 1)
+            self.advance(int(self._core.t) + 1)
         return self.env.step(actions)  # type: ignore[no-any-return]
 
     def state(self) -> npt.NDArray[np.float32]:
@@ -228,6 +226,15 @@ class DemandForecastWrapper(BaseParallelWrapper):  # type: ignore[misc]
         return s
 
     # ------------------------------------------------------------------ internals
+    def begin_episode(self) -> None:
+        """Start the forecast of the episode the base env has just reset: the windows'
+        features, a zero recurrent state (its prior in the demand fields), and the windows
+        completed up to the env's slot. ``reset`` calls it; so does a policy that forecasts
+        on its own side (:class:`training.checkpoint.PolicyForecast`)."""
+        self._start_episode()
+        self._base.set_predicted_demand(self._per_slot(self.stepper.reset()))
+        self.advance(int(self._core.t))
+
     def _start_episode(self) -> None:
         """Features of every window of the episode from its requests (drawn at reset)."""
         core, k = self._core, self.slots_per_window
@@ -241,7 +248,7 @@ class DemandForecastWrapper(BaseParallelWrapper):  # type: ignore[misc]
             windows.counts, windows.fidelity_sum, windows.destinations, scale, cfg.period
         )
 
-    def _advance(self, slot: int) -> None:
+    def advance(self, slot: int) -> None:
         """Take the window that ``slot`` completes (if any) and publish the forecast."""
         k = self.slots_per_window
         if slot % k:
@@ -260,7 +267,7 @@ class DemandForecastWrapper(BaseParallelWrapper):  # type: ignore[misc]
         # by construction: finite weights, a ReLU and positive scales).
         np.multiply(prediction[:, : self._h], self._inv_k, out=self._core.demand)
 
-    def _patch(self, obs: dict[str, Any]) -> None:
+    def patch(self, obs: dict[str, Any]) -> None:
         """Write the current forecast into observations already built (those of reset)."""
         base = self._base
         members = base.members
