@@ -497,7 +497,6 @@ def test_forecast_env_is_wrapped_and_a_bad_model_is_reported(tmp_path: Path) -> 
 
 def test_run_passes_the_forecast_to_the_env_runners(tmp_path: Path) -> None:
     from training.algo import build_ppo_config
-    from training.run import with_forecast
 
     model = tiny_forecaster(tmp_path / "f.pt")
     exp = parse_experiment(
@@ -507,7 +506,6 @@ def test_run_passes_the_forecast_to_the_env_runners(tmp_path: Path) -> None:
         }
     )
     config, _ = build_ppo_config(exp)
-    config = with_forecast(config, exp)
     assert config.env_config["forecast"] == str(model.resolve())
     assert config.env_config["env_kwargs"] == {"scenario": "mesh8"}
 

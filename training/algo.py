@@ -17,6 +17,7 @@ always logs the env's episode metrics.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from training.config import Experiment
@@ -32,12 +33,18 @@ DEFAULT_EDGE_CLOUDS = 10
 
 
 def env_config(exp: Experiment) -> dict[str, Any]:
-    """The ``env_config`` of :func:`training.env.make_rllib_env` for ``exp``."""
-    return {"env_id": exp.env.id, "env_kwargs": exp.env.env_kwargs()}
+    """The ``env_config`` of :func:`training.env.make_rllib_env` for ``exp``: with
+    ``env.forecast``, its model file as an absolute path (env runners may run elsewhere)."""
+    config: dict[str, Any] = {"env_id": exp.env.id, "env_kwargs": exp.env.env_kwargs()}
+    if exp.env.forecast is not None:
+        config["forecast"] = str(Path(exp.env.forecast).resolve())
+    return config
 
 
 def make_env(exp: Experiment) -> Any:
-    """The experiment's environment as an RLlib ``MultiAgentEnv`` (for spaces and mapping)."""
+    """The experiment's environment as an RLlib ``MultiAgentEnv`` (for spaces and mapping);
+    with ``env.forecast`` it carries the forecaster, so a model that does not fit the env
+    fails here, naming ``env.forecast``, before Ray starts."""
     from training.env import make_rllib_env
 
     try:

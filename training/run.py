@@ -247,22 +247,6 @@ def save_checkpoint(
 
 
 # ---------------------------------------------------------------------- ray
-def with_forecast(config: Any, exp: Experiment) -> Any:
-    """``config`` (an RLlib AlgorithmConfig) whose envs carry ``exp.env.forecast``.
-
-    The model is checked against the env here (a clean ``env.forecast:`` error before
-    Ray starts) and passed to the env runners as an absolute path.
-    """
-    from training.env import make_env as make_pz_env
-
-    if exp.env.forecast is None:
-        return config
-    make_pz_env(exp.env.id, exp.env.env_kwargs(), exp.env.forecast).close()
-    env_config = dict(config.env_config)
-    env_config["forecast"] = str(Path(exp.env.forecast).resolve())
-    return config.environment(env_config=env_config)
-
-
 def init_ray(exp: Experiment, address: str | None) -> None:
     """Start Ray locally with the experiment's CPUs/GPUs, or join the cluster at ``address``."""
     import ray
@@ -447,8 +431,6 @@ def train(
     env = make_env(exp)
     config, table = build_ppo_config(exp, env)
     env.close()
-    if exp.env.forecast is not None:
-        config = with_forecast(config, exp)
     fed = exp.fedavg()
     dp_on = fed is not None and fed.dp is not None
     prior_time = 0.0
@@ -579,5 +561,4 @@ __all__ = [
     "save_checkpoint",
     "stop_reason",
     "train",
-    "with_forecast",
 ]
