@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     from qenv.evaluate import add_evaluate_parser
 
     add_evaluate_parser(sub)
+    from agents.bound import add_bound_parser  # clairvoyant delivery bound (DPEM)
+
+    add_bound_parser(sub)
     from agents.forecast.cli import add_forecast_parser  # demand forecaster (#6)
 
     add_forecast_parser(sub)

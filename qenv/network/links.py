@@ -96,6 +96,9 @@ class LinkStore:
         self.consumed = 0
         self.expired = 0
         self.lost_heralds = 0
+        #: None, or a list that receives each slot's potential heralds (draw < p_gen, before
+        #: memory and capacity are checked): the input of a clairvoyant bound.
+        self.herald_log: list[BoolArray] | None = None
 
     # -- per-slot dynamics -------------------------------------------------------------
     def advance(self, rng: np.random.Generator) -> BoolArray:
@@ -129,8 +132,11 @@ class LinkStore:
     def generate(self, rng: np.random.Generator) -> BoolArray:
         """Links with a free slot herald with probability ``p_gen``; returns those that stored."""
         herald = np.empty(self.n_links, dtype=bool)
+        draws = rng.random(self.n_links)
+        if self.herald_log is not None:
+            self.herald_log.append(draws < self.p_gen)
         n, shared = herald_kernel(
-            rng.random(self.n_links),
+            draws,
             self.p_gen,
             self.count,
             self.capacity,

@@ -372,15 +372,21 @@ class AllocationCore:
         self.engine = probe
         self.t = 0
         self.last_outcome: StepOutcome | None = None
+        #: Set before ``reset`` to log each slot's potential heralds (draw < p_gen) of the
+        #: episode in ``engine.links.herald_log`` (:mod:`agents.bound` reads them).
+        self.record_heralds = False
 
     # ------------------------------------------------------------------ episode setup
     def reset(self, rng: np.random.Generator, batch: RequestBatch | None = None) -> None:
         """Start an episode: fresh engine, the episode's requests, slot 1."""
         # Independent streams (common random numbers): requests, link generation, and claim
-        # order with swap outcomes. Two policies compared on one seed see the same requests
-        # and the same heralding draws, whatever they claim.
+        # order with swap outcomes. Two policies compared on one seed see the same requests,
+        # and the same heralding draws until the first slot in which two heralds compete for
+        # one node's memory (their order comes from the link stream, which then shifts).
         traffic_rng, self.link_rng, self.rng = rng.spawn(3)
         self.engine = NetworkEngine(self.graph, self.engine_config)
+        if self.record_heralds:  # every slot's potential heralds (agents.bound)
+            self.engine.links.herald_log = []
         self._log_decay = np.log(self.engine.links.decay)
         self.batch = (
             batch
@@ -770,8 +776,15 @@ class AllocationCore:
         c = self.counters
         links = self.engine.links
         nan = float("nan")
+        # Due requests: deadline passed (deadline < t). At the end of an episode these are
+        # the requests with deadline <= horizon, the same set under every policy.
+        b = self.batch
+        due = b.deadline < self.t
+        due_pairs = int(b.n_pairs[due].sum())
+        due_got = due_pairs - int(self.remaining[:-1][due].sum())
         return {
             "delivery_rate": c.ended_delivered / c.ended_pairs if c.ended_pairs else nan,
+            "due_delivery_rate": due_got / due_pairs if due_pairs else nan,
             "contention_rate": c.contention / c.claims if c.claims else 0.0,
             "mean_latency": c.latency_sum / c.completed if c.completed else nan,
             "mean_fidelity": c.fidelity_sum / c.pairs_delivered if c.pairs_delivered else nan,

@@ -25,7 +25,9 @@ where remote (see :mod:`qenv.envs.entanglement.dynamics`):
 
 Metrics (``infos[agent]["episode"]`` on the last slot, and :meth:`metrics` any time):
 ``delivery_rate`` (pairs delivered in time / pairs requested, over requests that
-completed or expired), ``contention_rate`` (contention events / claims),
+completed or expired), ``due_delivery_rate`` (the same over the requests whose deadline
+has passed: at the end, those with deadline <= horizon, a set that does not depend on the
+policy; the quantity :mod:`agents.bound` bounds), ``contention_rate`` (contention events / claims),
 ``mean_latency`` (slots from arrival to a request's last pair), ``mean_fidelity``
 (of delivered pairs), ``utilisation`` (generated pairs consumed by claims),
 ``invalid_actions``, plus counts.
