@@ -1,3 +1,5 @@
+"""Clairvoyant bound on dpem_quick's 50 evaluation seeds: on the potential heralds and on
+the heralds greedy stored (EXPERIMENTS.md §6). Run from the repository root."""
 import sys, json; sys.path.insert(0, ".")
 import numpy as np
 from qenv.envs import make
