@@ -2,8 +2,8 @@
 
 How much could *any* allocation policy deliver in an episode? :func:`delivery_upper_bound`
 answers with a linear program that knows the whole episode in advance (every request and
-every heralding draw of every link) and relaxes the environment's rules, so no policy,
-however informed, delivers more in expectation. It measures the allocation headroom of a
+every heralding draw of every link) and relaxes some of the environment's rules, so no
+policy, however informed, delivers more in expectation. It measures the allocation headroom of a
 scenario: a policy can beat greedy by at most (bound − greedy).
 
 **The set of requests.** The bound and :func:`due_delivery_rate` count the requests whose
@@ -27,20 +27,27 @@ delivery rate.
 
 * x[r, p, s]: pairs delivered to request r over candidate path p in slot s, for
   arrival_r ≤ s ≤ min(deadline_r, T) and paths whose fresh-pair fidelity reaches F_min_r;
-* per link l: inv[l, s] = inv[l, s − 1] + H[s, l] − Σ x over paths through l − drop[l, s],
-  with inv[l, s] ≤ min(link capacity, heralds of the last ``cutoff`` + 1 slots) (a stored pair
-  is at most ``cutoff`` slots old) and, per node, Σ inv over its links ≤ its memory;
+* per link l: the heralds stored, acc[l, s] ≤ H[s, l], and the pairs held after the
+  slot's claims, inv[l, s] = inv[l, s − 1] + acc[l, s] − Σ x over paths through l −
+  drop[l, s]; when the heralds arrive, inv[l, s − 1] + acc[l, s] fits the link's capacity
+  and, summed over a node's links, its memory; a pair lives at most ``cutoff`` slots
+  (inv ≤ pairs stored in the last cutoff + 1 slots) and only such aged pairs are dropped
+  (drops so far ≤ pairs stored up to slot s − cutoff − 1);
 * per node n: credit c[n, s] = pre[n, s] − swaps at n in slot s, pre[n, s] ≤ c[n, s − 1] +
   swap_rate_n, pre ≤ swap_burst (the engine's refill);
 * per request: Σ x ≤ n_pairs; per node and slot: at most one claim (Σ x of its requests ≤ 1);
+* the queue rule (``fifo_order=True``): a node claims only for its oldest unfinished
+  request, so r's claims in slot s need every earlier request q of its node with
+  deadline_q ≥ s served in full before s (Σ_p x[r, p, s] ≤ served_q(< s) / n_q);
 * maximise Σ x over the due requests.
 
-Relaxed (each makes the bound larger, never smaller): any queued request may be claimed, not
-only the head of its node's queue; every swap succeeds (``swap_prob`` < 1 only loosens it);
-fidelity is that of fresh pairs (ageing ignored); x may be fractional (``integral=True``
-solves the integer program instead, tighter and slower); information is complete and
-instant. Kept exactly: arrivals, deadlines, heralding draws, memory, link capacity,
-cutoff, swap-credit refill, one pair per claim and one claim per node and slot.
+Relaxed (each makes the bound larger, never smaller): a herald may be left unstored
+(the engine stores every herald that finds memory free); every swap succeeds
+(``swap_prob`` < 1 only loosens it); fidelity is that of fresh pairs (ageing ignored); x
+may be fractional (``integral=True`` solves the integer program instead, tighter and
+slower); information is complete and instant, the future included. Kept exactly:
+arrivals, deadlines, queue order, heralding draws, memory, link capacity, cutoff,
+swap-credit refill, one pair per claim and one claim per node and slot.
 
 Solved with HiGHS (:func:`scipy.optimize.linprog` / :func:`scipy.optimize.milp`); about a
 second per 1,000-slot episode of the 8-node ``mesh8``. The program grows with requests ×
@@ -166,10 +173,107 @@ def _claim_variables(core: Any, horizon: int) -> tuple[IntArray, IntArray, IntAr
     return np.repeat(req, count), np.repeat(path, count), slot.astype(np.int64)
 
 
+@dataclass(frozen=True)
+class _Fifo:
+    """Sparse pieces of the queue-order constraints (see :func:`_fifo_structure`)."""
+
+    n_vars: int  # SV variables
+    sv_row: IntArray  # every SV variable (its own balance row)
+    sv_prev_row: IntArray  # SV variables with a predecessor in their window ...
+    sv_prev_col: IntArray  # ... and that predecessor
+    sv_x_row: IntArray  # balance row of the SV variable each x of a blocking request feeds
+    sv_x_col: IntArray  # that x
+    n_rows: int  # queue-order rows
+    row_x: IntArray
+    col_x: IntArray
+    row_sv: IntArray
+    col_sv: IntArray
+    coef_sv: FloatArray
+
+
+def _fifo_structure(core: Any, req: IntArray, slot: IntArray, horizon: int) -> _Fifo | None:
+    """Queue-order constraints: for requests q before r in a node's queue (arrival order, as
+    :class:`~qenv.envs.entanglement.dynamics.AllocationCore` keeps it) whose deadline
+    reaches r's arrival, r's claims in slot s <= deadline_q need q served before s."""
+    b = core.batch
+    starts = core.node_start
+    order = core.node_req[:-1]
+    pairs: list[tuple[int, int]] = []
+    for n in range(core.n_nodes):
+        seq = order[starts[n] : starts[n + 1]].tolist()
+        for j, r in enumerate(seq):
+            for q in seq[:j]:
+                if b.deadline[q] >= b.arrival[r] and b.arrival[r] <= horizon:
+                    pairs.append((q, r))
+    if not pairs:
+        return None
+    blockers = sorted({q for q, _ in pairs})
+    # SV[q, w] for w in q's window [arrival_q, min(deadline_q, T)].
+    first: dict[int, int] = {}
+    lo: dict[int, int] = {}
+    sizes = []
+    offset = 0
+    for q in blockers:
+        a, d = int(b.arrival[q]), int(min(b.deadline[q], horizon))
+        n_w = max(d - a + 1, 0)
+        first[q], lo[q] = offset, a
+        sizes.append((offset, a, n_w))
+        offset += n_w
+    sv_row = np.arange(offset, dtype=np.int64)
+    prev_rows = [np.arange(o + 1, o + n_w, dtype=np.int64) for o, _, n_w in sizes if n_w > 1]
+    sv_prev_row = np.concatenate(prev_rows) if prev_rows else np.zeros(0, np.int64)
+    sv_prev_col = sv_prev_row - 1
+    by_req: dict[int, IntArray] = {}
+    for r in set(blockers) | {r for _, r in pairs}:
+        by_req[r] = np.flatnonzero(req == r)
+    xr, xc = [], []
+    for q in blockers:
+        cols = by_req[q]
+        xr.append(first[q] + slot[cols] - lo[q])
+        xc.append(cols)
+    row_x, col_x, row_sv, col_sv, coef = [], [], [], [], []
+    n_rows = 0
+    for q, r in pairs:
+        cols = by_req[r]
+        s_r = slot[cols]
+        keep = s_r <= b.deadline[q]
+        cols, s_r = cols[keep], s_r[keep]
+        if not cols.size:
+            continue
+        uniq, inverse = np.unique(s_r, return_inverse=True)  # one row per slot of r
+        row_x.append(n_rows + inverse)
+        col_x.append(cols)
+        prior = uniq - 1
+        has = prior >= lo[q]  # SV[q, s - 1] exists; else nothing served yet (0)
+        row_sv.append(n_rows + np.flatnonzero(has))
+        col_sv.append(first[q] + prior[has] - lo[q])
+        coef.append(np.full(int(has.sum()), 1.0 / float(b.n_pairs[q])))
+        n_rows += uniq.size
+
+    def cat(parts: list[Any], dtype: Any = np.int64) -> Any:
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+    return _Fifo(
+        n_vars=offset,
+        sv_row=sv_row,
+        sv_prev_row=sv_prev_row,
+        sv_prev_col=sv_prev_col,
+        sv_x_row=cat(xr),
+        sv_x_col=cat(xc),
+        n_rows=n_rows,
+        row_x=cat(row_x),
+        col_x=cat(col_x),
+        row_sv=cat(row_sv),
+        col_sv=cat(col_sv),
+        coef_sv=cat(coef, np.float64),
+    )
+
+
 def delivery_upper_bound(
     env: Any,
     heralds: BoolArray,
     *,
+    fifo_order: bool = True,
     integral: bool = False,
     time_limit: float | None = None,
 ) -> DeliveryBound:
@@ -179,6 +283,8 @@ def delivery_upper_bound(
         env: an ``EntanglementAllocation-v0`` env (or its ``core``) after
             ``reset(seed=...)``; only the episode's requests and physics are read.
         heralds: (T + 1, L) potential heralds of the episode (:func:`play_recorded`).
+        fifo_order: keep the env's queue rule (a node claims only for its oldest
+            unfinished request); False lets any queued request be claimed (looser).
         integral: solve the integer program (claims in whole pairs) instead of its LP
             relaxation: tighter, slower.
         time_limit: seconds for the integer program; if it stops early, the LP bound is
@@ -210,7 +316,9 @@ def delivery_upper_bound(
     o_cr = o_pre + n_nodes * T
     o_ca = o_cr + n_nodes * T
     o_cd = o_ca + n_links * T
-    nv = o_cd + n_links * T
+    o_sv = o_cd + n_links * T
+    fifo = _fifo_structure(core, req, slot, T) if fifo_order else None
+    nv = o_sv + (0 if fifo is None else fifo.n_vars)
 
     def lt(offset: int, ids: IntArray, s: IntArray) -> IntArray:  # (entity, slot) -> column
         out: IntArray = offset + ids * T + (s - 1)
@@ -256,6 +364,17 @@ def delivery_upper_bound(
         eq_c += [lt(o_sum, l_id, s_id), lt(o_part, l_id, s_id), lt(o_sum, l_id, s_id)[later_l] - 1]
         eq_v += [np.ones(ls.size), -np.ones(ls.size), -np.ones(int(later_l.sum()))]
     n_eq = base + n_nodes * T + 2 * n_links * T
+    if fifo is not None:
+        # Pairs served so far to each request that can block a later one of its node:
+        # SV[q, w] - SV[q, w-1] - (x of q in slot w) = 0 over q's window.
+        eq_r += [n_eq + fifo.sv_row, n_eq + fifo.sv_prev_row, n_eq + fifo.sv_x_row]
+        eq_c += [o_sv + fifo.sv_row, o_sv + fifo.sv_prev_col, fifo.sv_x_col]
+        eq_v += [
+            np.ones(fifo.sv_row.size),
+            -np.ones(fifo.sv_prev_row.size),
+            -np.ones(fifo.sv_x_row.size),
+        ]
+        n_eq += fifo.n_vars
     a_eq = sp.csr_matrix(
         (np.concatenate(eq_v), (np.concatenate(eq_r), np.concatenate(eq_c))), shape=(n_eq, nv)
     )
@@ -332,6 +451,15 @@ def delivery_upper_bound(
         ub_v += [np.ones(m), -np.ones(m)]
         ub_b.append(np.zeros(m))
         row += m
+    if fifo is not None:
+        # A request is claimable only as its node's head: in slot s, no earlier request q
+        # of the node may still be pending (deadline_q >= s and fewer than n_q pairs served
+        # before s): sum_p x[r, p, s] - SV[q, s - 1] / n_q <= 0.
+        ub_r += [row + fifo.row_x, row + fifo.row_sv]
+        ub_c += [fifo.col_x, o_sv + fifo.col_sv]
+        ub_v += [np.ones(fifo.row_x.size), -fifo.coef_sv]
+        ub_b.append(np.zeros(fifo.n_rows))
+        row += fifo.n_rows
     a_ub = sp.csr_matrix(
         (np.concatenate(ub_v), (np.concatenate(ub_r), np.concatenate(ub_c))), shape=(row, nv)
     )
