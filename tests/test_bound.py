@@ -108,17 +108,18 @@ def test_no_policy_delivers_more_than_the_bound_on_its_own_draws(policy: type) -
 
 
 def test_integer_bound_is_tighter_and_the_bound_has_headroom_somewhere() -> None:
-    env = mesh8(horizon=1000)
+    env = mesh8(horizon=400)
     gaps = []
-    for seed in (1005, 1007):  # episodes where greedy leaves pairs (EXPERIMENTS.md)
+    for seed in (6, 10):  # a few seconds each; greedy leaves pairs in seed 6
         heralds = play_recorded(env, GreedyPolicy(), seed)
         lp = delivery_upper_bound(env, heralds)
-        ip = delivery_upper_bound(env, heralds, integral=True, time_limit=60)
+        ip = delivery_upper_bound(env, heralds, integral=True)  # no time limit: exact
         assert ip.integral
         assert ip.pairs <= lp.pairs + 1e-6
-        assert float(ip.pairs).is_integer() or abs(ip.pairs - round(ip.pairs)) < 1e-6
+        assert abs(ip.pairs - round(ip.pairs)) < 1e-6
         gaps.append(ip.bound - due_delivery_rate(env))
     assert max(gaps) > 0.05  # the bound is not simply greedy's delivery
+    assert min(gaps) >= -1e-9
 
 
 def test_potential_heralds_contain_the_stored_ones() -> None:
