@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 
-import networkx as nx
 import numpy as np
 import pytest
 import test_env_toy
-from env_helpers import FixedRequests
-from test_env_toy import DETERMINISTIC, HORIZON, contention_env, fidelity_env
+from test_env_toy import HORIZON, contention_env, fidelity_env, square_env
 
 import agents.bound as bound_mod
 from agents.baselines import CentralizedPolicy, GreedyPolicy, OraclePolicy, RandomPolicy
@@ -21,8 +19,6 @@ from agents.bound import (
 )
 from qenv.cli import main
 from qenv.envs.entanglement.env import EntanglementAllocationEnv
-from qenv.network.engine import EngineConfig
-from qenv.network.topology import assign_attributes
 from qenv.network.traffic import RequestBatch
 
 
@@ -62,15 +58,9 @@ def test_bound_on_the_fidelity_toy_counts_only_paths_that_reach_f_min(
 
 
 def test_queue_rule_a_blocked_head_holds_back_the_request_behind_it() -> None:
-    # Square of the fidelity toy (F0 = 0.9 on every link). Node 0's head request q (to 3,
+    # The square of the fidelity toy (F0 = 0.9 on every link). Node 0's head request q (to 3,
     # F_min 0.95: no path reaches it) blocks its queue until q expires after slot 10; r
     # (to 1 over the direct link, F = 0.9 >= 0.85) arrives in slot 2 and is due in slot 5.
-    graph = nx.Graph(name="square")
-    for u, v, length in ((0, 1, 1.0), (1, 2, 1.0), (2, 3, 1.0), (0, 3, 3.5)):
-        graph.add_edge(u, v, length=length)
-    for node in range(4):
-        graph.add_node(node, memory=4)
-    assign_attributes(graph, rng=np.random.default_rng(0), f0=0.9, **DETERMINISTIC)
     batch = RequestBatch(
         id=np.arange(2),
         source=np.array([0, 0]),
@@ -80,14 +70,7 @@ def test_queue_rule_a_blocked_head_holds_back_the_request_behind_it() -> None:
         arrival=np.array([1, 2]),
         deadline=np.array([10, 5]),
     )
-    env = EntanglementAllocationEnv(
-        graph=graph,
-        traffic=FixedRequests(batch),
-        engine_config=EngineConfig(),
-        horizon=HORIZON,
-        k_paths=2,
-        observation_delay=False,
-    )
+    env = square_env(batch)
     heralds = play_recorded(env, GreedyPolicy(), seed=0)
     assert due_delivery_rate(env) == 0.0  # greedy, like any policy, cannot reach r
     assert delivery_upper_bound(env, heralds).pairs == 0.0

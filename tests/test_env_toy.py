@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from qenv.envs.entanglement.env import EntanglementAllocationEnv
 from qenv.network.engine import EngineConfig
 from qenv.network.topology import assign_attributes, chain
+from qenv.network.traffic import RequestBatch
 from qenv.physics.states import werner_parameter
 
 HORIZON = 40
@@ -172,14 +173,14 @@ F0 = 0.9
 F_MIN = 0.85
 
 
-def fidelity_env(**kwargs: object) -> EntanglementAllocationEnv:
+def square_env(batch: RequestBatch, **kwargs: object) -> EntanglementAllocationEnv:
+    """The square of toy 2 (memories 4, 2, 2, 4; F0 on every link) serving ``batch``."""
     graph = nx.Graph(name="square")
     for u, v, length in ((0, 1, 1.0), (1, 2, 1.0), (2, 3, 1.0), (0, 3, 3.5)):
         graph.add_edge(u, v, length=length)
     for node, memory in enumerate((4, 2, 2, 4)):
         graph.add_node(node, memory=memory)
     assign_attributes(graph, rng=np.random.default_rng(0), f0=F0, **DETERMINISTIC)
-    batch = every_slot([(0, 3)], HORIZON, f_min=F_MIN)
     return EntanglementAllocationEnv(
         graph=graph,
         traffic=FixedRequests(batch),
@@ -189,6 +190,10 @@ def fidelity_env(**kwargs: object) -> EntanglementAllocationEnv:
         observation_delay=False,
         **kwargs,
     )
+
+
+def fidelity_env(**kwargs: object) -> EntanglementAllocationEnv:
+    return square_env(every_slot([(0, 3)], HORIZON, f_min=F_MIN), **kwargs)
 
 
 def expected_fidelity(hops: int) -> float:
