@@ -49,10 +49,11 @@ slower); information is complete and instant, the future included. Kept exactly:
 arrivals, deadlines, queue order, heralding draws, memory, link capacity, cutoff,
 swap-credit refill, one pair per claim and one claim per node and slot.
 
-Solved with HiGHS (:func:`scipy.optimize.linprog` / :func:`scipy.optimize.milp`); about a
-second per 1,000-slot episode of the 8-node ``mesh8``. The program grows with requests ×
-paths × deadline window; :data:`MAX_CLAIM_VARIABLES` guards against scenarios too large
-for it (the 100-node ``dpem`` is).
+Solved with HiGHS (:func:`scipy.optimize.linprog` / :func:`scipy.optimize.milp`); a few
+seconds per 1,000-slot episode of the 8-node ``mesh8``. The program grows with requests ×
+paths × deadline window and with links × slots; :data:`MAX_CLAIM_VARIABLES` refuses the
+largest. On the 100-node ``dpem`` (~500 requests, ~300 links per episode) it has not been
+run; expect minutes per episode there, if memory allows.
 """
 
 from __future__ import annotations
