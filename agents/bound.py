@@ -52,8 +52,7 @@ swap-credit refill, one pair per claim and one claim per node and slot.
 Solved with HiGHS (:func:`scipy.optimize.linprog` / :func:`scipy.optimize.milp`); a few
 seconds per 1,000-slot episode of the 8-node ``mesh8``. The program grows with requests ×
 paths × deadline window and with links × slots; :data:`MAX_CLAIM_VARIABLES` refuses the
-largest. On the 100-node ``dpem`` (~500 requests, ~300 links per episode) it has not been
-run; expect minutes per episode there, if memory allows.
+largest. It has not been run on the 100-node ``dpem``.
 """
 
 from __future__ import annotations
