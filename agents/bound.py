@@ -65,6 +65,8 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
+from qenv.physics.states import fidelity_from_werner
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -105,14 +107,9 @@ def due_requests(core: Any) -> BoolArray:
 
 
 def due_delivery_rate(env: Any) -> float:
-    """Pairs delivered to the due requests / pairs they requested, after an episode."""
-    core = _core(env)
-    due = due_requests(core)
-    wanted = core.batch.n_pairs[due].astype(np.int64)
-    if wanted.sum() == 0:
-        return float("nan")
-    got = wanted - core.remaining[:-1][due]
-    return float(got.sum() / wanted.sum())
+    """Pairs delivered to the due requests / pairs they requested, after an episode: the
+    env's metric ``due_delivery_rate`` (at the end, over :func:`due_requests`)."""
+    return float(_core(env).metrics()["due_delivery_rate"])
 
 
 def recorded_heralds(env: Any) -> BoolArray:
@@ -135,15 +132,14 @@ def play_recorded(env: Any, policy: Any, seed: int) -> BoolArray:
     """Play one episode of ``env`` with ``policy`` (the shared policy interface) from
     ``reset(seed=seed)``, logging the potential heralds; returns them
     (:func:`recorded_heralds`). The env is left at the episode's end."""
+    from qenv.evaluate import _play  # the evaluator's episode loop
+
     core = _core(env, need_episode=False)
-    core.record_heralds = True
+    core.record_heralds = True  # read by reset only
     try:
-        observations, _ = env.reset(seed=seed)
+        _play(env, policy, seed, lambda n: None)
     finally:
         core.record_heralds = False
-    policy.reset(env, seed=seed)
-    while env.agents:
-        observations, *_ = env.step(policy.act(observations))
     return recorded_heralds(env)
 
 
@@ -155,7 +151,7 @@ def _claim_variables(core: Any, horizon: int) -> tuple[IntArray, IntArray, IntAr
     hops = (links >= 0).sum(axis=2)
     w0 = core.engine.links.w0
     w = np.where(links >= 0, w0[np.maximum(links, 0)], 1.0).prod(axis=2)
-    fresh_f = 0.75 * w + 0.25
+    fresh_f = fidelity_from_werner(w)  # perfect swaps multiply w
     usable = (hops > 0) & (fresh_f >= b.f_min[:, None] - 1e-12)
     usable &= (b.arrival <= horizon)[:, None]
     req, path = np.nonzero(usable)
@@ -223,9 +219,10 @@ def _fifo_structure(core: Any, req: IntArray, slot: IntArray, horizon: int) -> _
     prev_rows = [np.arange(o + 1, o + n_w, dtype=np.int64) for o, _, n_w in sizes if n_w > 1]
     sv_prev_row = np.concatenate(prev_rows) if prev_rows else np.zeros(0, np.int64)
     sv_prev_col = sv_prev_row - 1
-    by_req: dict[int, IntArray] = {}
+    by_req: dict[int, IntArray] = {}  # claim variables of a request (req is sorted)
     for r in set(blockers) | {r for _, r in pairs}:
-        by_req[r] = np.flatnonzero(req == r)
+        start, stop = np.searchsorted(req, [r, r + 1])
+        by_req[r] = np.arange(start, stop, dtype=np.int64)
     xr, xc = [], []
     for q in blockers:
         cols = by_req[q]
@@ -586,6 +583,8 @@ def bound_episodes(
 
 def add_bound_parser(subparsers: Any) -> Any:
     """Register ``qenv bound`` (``func=run_bound``)."""
+    from qenv.evaluate import add_env_arg_options
+
     p = subparsers.add_parser(
         "bound",
         help="clairvoyant upper bound on the delivery rate of EntanglementAllocation-v0",
@@ -596,14 +595,7 @@ def add_bound_parser(subparsers: Any) -> Any:
         "what any policy can gain over the reference.",
     )
     p.add_argument("--config", default=None, help="experiment YAML of qenv train: its env kwargs")
-    p.add_argument("--scenario", default=None, help="shortcut for --env-arg scenario=NAME")
-    p.add_argument(
-        "--env-arg",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="env keyword argument, VALUE parsed as YAML (repeatable)",
-    )
+    add_env_arg_options(p)
     p.add_argument("--episodes", type=int, default=10, help="episodes (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
     p.add_argument(
@@ -622,7 +614,7 @@ def run_bound(args: Any) -> int:
     """Run ``qenv bound``: print the summary, write ``--out``."""
     import json
 
-    from qenv.evaluate import parse_env_args
+    from qenv.evaluate import env_kwargs_from_options
 
     if isinstance(args.episodes, bool) or args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
@@ -636,9 +628,7 @@ def run_bound(args: Any) -> int:
         if exp.env.id != ENV_ID:
             raise ValueError(f"--config {args.config}: env.id is {exp.env.id}, not {ENV_ID}")
         env_kwargs = exp.env.env_kwargs()
-    env_kwargs.update(parse_env_args(args.env_arg))
-    if args.scenario is not None:
-        env_kwargs["scenario"] = args.scenario
+    env_kwargs.update(env_kwargs_from_options(args))
     from agents.policy import policy_names
 
     if args.reference not in policy_names(ENV_ID):

@@ -423,6 +423,20 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=10, help="episodes per policy (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
+    add_env_arg_options(p)
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="never show a progress bar (default: shown when stderr is a terminal or "
+        f"episodes × horizon >= {PROGRESS_MIN_SLOTS} slots)",
+    )
+    p.set_defaults(func=run_evaluate)
+    return p
+
+
+def add_env_arg_options(p: argparse.ArgumentParser) -> None:
+    """``--env-arg KEY=VALUE`` (repeatable) and ``--scenario NAME``, read back by
+    :func:`env_kwargs_from_options` (``qenv evaluate``, ``qenv bound``)."""
     p.add_argument(
         "--env-arg",
         action="append",
@@ -432,14 +446,20 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         "the last wins), e.g. --env-arg horizon=200",
     )
     p.add_argument("--scenario", default=None, help="shortcut for --env-arg scenario=NAME")
-    p.add_argument(
-        "--no-progress",
-        action="store_true",
-        help="never show a progress bar (default: shown when stderr is a terminal or "
-        f"episodes × horizon >= {PROGRESS_MIN_SLOTS} slots)",
-    )
-    p.set_defaults(func=run_evaluate)
-    return p
+
+
+def env_kwargs_from_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The env keyword arguments of :func:`add_env_arg_options`' flags; a ``--scenario``
+    that contradicts ``--env-arg scenario=`` is a ValueError."""
+    env_kwargs = parse_env_args(args.env_arg)
+    if args.scenario is not None:
+        given = env_kwargs.get("scenario", args.scenario)
+        if given != args.scenario:
+            raise ValueError(
+                f"--scenario {args.scenario!r} contradicts --env-arg scenario={given!r}"
+            )
+        env_kwargs["scenario"] = args.scenario
+    return env_kwargs
 
 
 def parse_env_args(items: Sequence[str]) -> dict[str, Any]:
@@ -492,14 +512,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
-    env_kwargs = parse_env_args(args.env_arg)
-    if args.scenario is not None:
-        given = env_kwargs.get("scenario", args.scenario)
-        if given != args.scenario:
-            raise ValueError(
-                f"--scenario {args.scenario!r} contradicts --env-arg scenario={given!r}"
-            )
-        env_kwargs["scenario"] = args.scenario
+    env_kwargs = env_kwargs_from_options(args)
     env_kwargs = {**run_kwargs, **env_kwargs}
     policy = None
     if args.policy is not None:
@@ -559,8 +572,10 @@ __all__ = [
     "PROGRESS_MIN_SLOTS",
     "TABLE_METRICS",
     "TABLE_METRICS_BY_ENV",
+    "add_env_arg_options",
     "add_evaluate_parser",
     "compare",
+    "env_kwargs_from_options",
     "evaluate",
     "json_safe",
     "mean_ci95",

@@ -86,6 +86,10 @@ def test_no_policy_delivers_more_than_the_bound_on_its_own_draws(policy: type) -
         heralds = play_recorded(env, policy(), seed)
         got = due_delivery_rate(env)
         assert got == env.metrics()["due_delivery_rate"]
+        core = env.core  # the metric by hand: requests due by the horizon
+        due = core.batch.deadline <= core.horizon
+        wanted = core.batch.n_pairs[due]
+        assert got == pytest.approx((wanted - core.remaining[:-1][due]).sum() / wanted.sum())
         result = delivery_upper_bound(env, heralds)
         assert result.bound >= got - 1e-9, (seed, result, got)
 
